@@ -1,0 +1,280 @@
+// `neuroperf bench`: runs a suite through Google Benchmark, merges the peers' rows, prints a
+// table, writes <suite>.json (Google Benchmark format) and draws <suite>.png/.svg.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <regex>
+#include <set>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include "cli.hpp"
+#include "neuroperf/error.hpp"
+#include "neuroperf/files.hpp"
+#include "neuroperf/version.hpp"
+
+extern char** environ;
+
+namespace neuroperf::cli {
+namespace {
+
+// Google Benchmark appends its settings to names ("/min_time:0.2/real_time/repeats:3"); the
+// suite's names are the documented "<op>/<impl>/<param>=<value>/..." without them.
+std::string clean_name(std::string name) {
+    static const std::regex settings("/(min_time:[0-9.eE+-]+|real_time|repeats:[0-9]+|iterations:[0-9]+)");
+    return std::regex_replace(name, settings, "");
+}
+
+// Progress while the suite runs: an overwritten line on a terminal, a plain line otherwise.
+class ProgressReporter : public benchmark::BenchmarkReporter {
+public:
+    explicit ProgressReporter(std::size_t total) : total_(total), tty_(isatty(STDOUT_FILENO) != 0) {}
+    bool ReportContext(const Context&) override { return true; }
+    void ReportRuns(const std::vector<Run>& runs) override {
+        if (runs.empty()) return;
+        ++done_;
+        const Run* shown = &runs.front();
+        for (const auto& r : runs)
+            if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") shown = &r;
+        std::string name = clean_name(shown->run_name.str());
+        std::string line = shown->error_occurred
+                               ? fmt::format("[{}/{}] {}  ERROR: {}", done_, total_, name, shown->error_message)
+                               : fmt::format("[{}/{}] {}  {:.4g} {}", done_, total_, name, shown->GetAdjustedRealTime(),
+                                             benchmark::GetTimeUnitString(shown->time_unit));
+        if (tty_) {
+            int width = 30, filled = static_cast<int>(width * static_cast<double>(done_) / static_cast<double>(total_));
+            std::cout << fmt::format("\r\033[K[{}{}] {}", std::string(static_cast<std::size_t>(filled), '#'),
+                                     std::string(static_cast<std::size_t>(width - filled), '.'), line)
+                      << std::flush;
+        } else {
+            std::cout << line << '\n' << std::flush;
+        }
+    }
+    void Finalize() override {
+        if (tty_) std::cout << "\r\033[K" << std::flush;
+    }
+
+private:
+    std::size_t total_, done_ = 0;
+    bool tty_;
+};
+
+double to_seconds(double t, const std::string& unit) {
+    if (unit == "ns") return t * 1e-9;
+    if (unit == "us") return t * 1e-6;
+    if (unit == "ms") return t * 1e-3;
+    return t;
+}
+
+// Rows to show and plot: the median aggregate of each run, or its iteration row.
+std::vector<nlohmann::json> representative_rows(const nlohmann::json& rows) {
+    std::map<std::string, nlohmann::json> by_run;
+    std::vector<std::string> order;
+    for (const auto& r : rows) {
+        std::string run = r.value("run_name", r.value("name", ""));
+        bool median = r.value("run_type", "") == "aggregate" && r.value("aggregate_name", "") == "median";
+        bool iteration = r.value("run_type", "iteration") == "iteration";
+        if (!by_run.count(run)) {
+            if (!median && !iteration) continue;
+            order.push_back(run);
+            by_run[run] = r;
+        } else if (median) {
+            by_run[run] = r;
+        }
+    }
+    std::vector<nlohmann::json> out;
+    for (const auto& run : order) out.push_back(by_run[run]);
+    return out;
+}
+
+std::string format_time(double seconds) {
+    if (seconds < 1e-6) return fmt::format("{:.1f} ns", seconds * 1e9);
+    if (seconds < 1e-3) return fmt::format("{:.2f} us", seconds * 1e6);
+    if (seconds < 1) return fmt::format("{:.2f} ms", seconds * 1e3);
+    return fmt::format("{:.3f} s", seconds);
+}
+
+// "<op>/<impl>/<params...>" -> (op + params) key, impl.
+std::pair<std::string, std::string> split_name(const std::string& name) {
+    auto a = name.find('/');
+    if (a == std::string::npos) return {name, ""};
+    auto b = name.find('/', a + 1);
+    std::string impl = name.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+    std::string key = name.substr(0, a) + (b == std::string::npos ? "" : name.substr(b));
+    return {key, impl};
+}
+
+void print_table(const std::vector<nlohmann::json>& rows) {
+    // Best time per (op, params) for the "vs best" column.
+    std::map<std::string, double> best;
+    for (const auto& r : rows) {
+        if (r.value("error_occurred", false)) continue;
+        double s = to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
+        auto key = split_name(r.value("name", "")).first;
+        if (!best.count(key) || s < best[key]) best[key] = s;
+    }
+    std::size_t w = 9;
+    for (const auto& r : rows) w = std::max(w, r.value("run_name", r.value("name", "")).size());
+    std::cout << fmt::format("{:<{}}  {:>11}  {:>9}  {:>8}  {}\n", "benchmark", w, "time", "GFLOP/s", "vs best", "note");
+    std::cout << std::string(w + 50, '-') << '\n';
+    std::string last_key;
+    for (const auto& r : rows) {
+        std::string name = r.value("run_name", r.value("name", ""));
+        auto key = split_name(name).first;
+        if (!last_key.empty() && key != last_key && split_name(last_key).first.substr(0, 5) != key.substr(0, 5))
+            std::cout << '\n';
+        last_key = key;
+        if (r.value("error_occurred", false)) {
+            std::cout << fmt::format("{:<{}}  ERROR {}\n", name, w, r.value("error_message", ""));
+            continue;
+        }
+        double s = to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
+        std::string gf = r.contains("GFLOPS") ? fmt::format("{:.2f}", r["GFLOPS"].get<double>()) : "";
+        std::cout << fmt::format("{:<{}}  {:>11}  {:>9}  {:>7.0f}%  {}\n", name, w, format_time(s), gf,
+                                 100.0 * best[key] / s, r.value("label", ""));
+    }
+}
+
+}  // namespace
+
+std::filesystem::path bench_scripts_dir() {
+    if (const char* d = std::getenv("NEUROPERF_BENCH_DIR"); d && *d) return d;
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        auto share = exe.parent_path().parent_path() / "share" / "neuroperf" / "bench";
+        if (std::filesystem::exists(share / "plot.py")) return share;
+    }
+    return std::filesystem::path(NEUROPERF_SOURCE_DIR) / "bench";
+}
+
+std::string python_executable() {
+    if (const char* p = std::getenv("NEUROPERF_PYTHON"); p && *p) return p;
+    if (std::filesystem::exists(NEUROPERF_VENV_PYTHON)) return NEUROPERF_VENV_PYTHON;
+    return "python3";
+}
+
+int spawn_and_wait(const std::vector<std::string>& argv, const std::filesystem::path& stdout_file) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (!stdout_file.empty())
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = 0;
+    int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) return -1;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int run_bench(const BenchOptions& options) {
+    Context ctx = default_context();
+    int threads = options.threads > 0 ? options.threads : ctx.num_threads();
+    Suite suite = make_suite(options.suite, options.quick, threads, ctx);
+    double min_time = options.min_time > 0 ? options.min_time : suite.min_time;
+
+    std::cout << fmt::format("neuroperf {} bench --suite {}{}: {} benchmarks, threads 1..{}, min time {} s, {} repetition(s)\n",
+                             version(), options.suite, options.quick ? " --quick" : "", suite.cases.size(), threads,
+                             min_time, suite.repetitions)
+              << std::flush;
+    ctx.calibrate();  // before any timing, so no row pays for it
+
+    std::map<std::string, double> flops;
+    benchmark::ClearRegisteredBenchmarks();
+    for (const auto& c : suite.cases) {
+        flops[c.name] = c.flops_per_iteration;
+        auto* b = benchmark::RegisterBenchmark(c.name.c_str(), [c](benchmark::State& st) {
+            std::function<void()> call;
+            try {
+                call = c.make();
+            } catch (const std::exception& e) {
+                st.SkipWithError(e.what());
+                return;
+            }
+            for (auto _ : st) call();
+            st.SetLabel(c.label);
+        });
+        b->UseRealTime()->MinTime(min_time)->Unit(benchmark::kMicrosecond);
+        if (suite.repetitions > 1) b->Repetitions(suite.repetitions)->ReportAggregatesOnly(true);
+    }
+
+    ensure_directory(options.out_dir);
+    auto json_path = options.out_dir / (options.suite + ".json");
+    auto raw_path = options.out_dir / fmt::format(".{}.gbench.json", options.suite);
+    std::string out_flag = "--benchmark_out=" + raw_path.string();
+    std::vector<std::string> gb_args{"neuroperf", out_flag, "--benchmark_out_format=json"};
+    std::vector<char*> gb_argv;
+    for (auto& a : gb_args) gb_argv.push_back(a.data());
+    int gb_argc = static_cast<int>(gb_argv.size());
+    benchmark::Initialize(&gb_argc, gb_argv.data());
+    ProgressReporter progress(suite.cases.size());
+    benchmark::JSONReporter file_reporter;
+    benchmark::RunSpecifiedBenchmarks(&progress, &file_reporter);
+    benchmark::ClearRegisteredBenchmarks();
+
+    auto raw = read_file(raw_path);
+    std::filesystem::remove(raw_path);
+    if (!raw) throw IOError(fmt::format("benchmark output '{}' was not written", raw_path.string()));
+    auto doc = nlohmann::json::parse(*raw);
+
+    for (auto& r : doc["benchmarks"])
+        for (const char* field : {"name", "run_name"})
+            if (r.contains(field)) r[field] = clean_name(r[field].get<std::string>());
+    // GFLOPS from wall time (Google Benchmark's rate counters use CPU time of one thread).
+    for (auto& r : doc["benchmarks"]) {
+        std::string run = r.value("run_name", r.value("name", ""));
+        if (flops.count(run) && flops[run] > 0 && !r.value("error_occurred", false) &&
+            r.value("aggregate_name", "") != "cv" && r.value("aggregate_name", "") != "stddev")
+            r["GFLOPS"] = flops[run] / to_seconds(r["real_time"].get<double>(), r["time_unit"]) * 1e-9;
+    }
+
+    if (options.peers) {
+        for (const auto& p : suite.peers) {
+            auto script = bench_scripts_dir() / "peers" / p.script;
+            auto out = options.out_dir / fmt::format(".{}.out.json", p.script);
+            std::vector<std::string> argv{python_executable(), script.string()};
+            argv.insert(argv.end(), p.args.begin(), p.args.end());
+            std::cout << fmt::format("peer: {}\n", p.script) << std::flush;
+            int rc = spawn_and_wait(argv, out);
+            auto text = read_file(out);
+            std::filesystem::remove(out);
+            nlohmann::json pj = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+            if (rc != 0 || pj.is_discarded() || !pj.contains("benchmarks")) {
+                std::cerr << fmt::format("warning: peer {} failed (exit {}); its rows are missing. Install peers with "
+                                         "scripts/setup --with-peers.\n", p.script, rc);
+                continue;
+            }
+            for (auto& r : pj["benchmarks"]) doc["benchmarks"].push_back(r);
+        }
+    }
+    doc["context"]["neuroperf_version"] = version();
+    doc["context"]["suite"] = options.suite;
+    doc["context"]["quick"] = options.quick;
+    doc["context"]["neuroperf_threads"] = threads;
+    write_file_atomic(json_path, doc.dump(2));
+
+    std::cout << '\n';
+    print_table(representative_rows(doc["benchmarks"]));
+    std::cout << fmt::format("\nwrote {}\n", json_path.string());
+    if (options.plot) {
+        int rc = spawn_and_wait({python_executable(), (bench_scripts_dir() / "plot.py").string(), json_path.string(),
+                                 "--title", fmt::format("neuroperf bench --suite {}", options.suite)});
+        if (rc != 0) std::cerr << "warning: plotting failed (needs matplotlib in the project's .venv: scripts/setup)\n";
+    }
+    return 0;
+}
+
+}  // namespace neuroperf::cli

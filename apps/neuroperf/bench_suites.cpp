@@ -1,0 +1,118 @@
+// The benchmark suites: which rows each runs, and the peers that run beside them.
+#include <memory>
+#include <mutex>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "cli.hpp"
+#include "neuroperf/array.hpp"
+#include "neuroperf/error.hpp"
+#include "neuroperf/mkl_optimizer.hpp"
+
+namespace neuroperf::cli {
+namespace {
+
+// Inputs of one GEMM size, shared by every implementation's row (same seed, same values).
+template <class T>
+struct GemmInputs {
+    Array<T> a, b, c;
+};
+
+template <class T>
+std::shared_ptr<GemmInputs<T>> gemm_inputs(index_t n) {
+    static std::mutex mu;
+    static std::pair<index_t, std::shared_ptr<GemmInputs<T>>> last{-1, nullptr};  // keep one size alive
+    std::lock_guard lock(mu);
+    if (last.first == n) return last.second;
+    last = {n, nullptr};  // free the previous size before allocating the next
+    auto in = std::make_shared<GemmInputs<T>>(GemmInputs<T>{Array<T>({n, n}), Array<T>({n, n}), Array<T>({n, n})});
+    std::mt19937_64 rng(42);
+    std::normal_distribution<double> dist;
+    for (index_t i = 0; i < n * n; ++i) in->a.data()[i] = static_cast<T>(dist(rng));
+    for (index_t i = 0; i < n * n; ++i) in->b.data()[i] = static_cast<T>(dist(rng));
+    last = {n, in};
+    return in;
+}
+
+template <class T>
+void add_gemm_rows(Suite& suite, const Context& ctx, const std::vector<index_t>& sizes, const std::vector<int>& thread_counts) {
+    const char* op = dtype_of<T>() == DType::float32 ? "sgemm" : "dgemm";
+    std::vector<BackendInfo> backends;
+    for (const auto& b : ctx.backends())
+        if (b.available) backends.push_back(b);
+    for (int t : thread_counts) {
+        MKLConfig cfg;
+        cfg.num_threads = t;
+        auto opt = std::make_shared<MKLOptimizer>(cfg, ctx);
+        for (index_t n : sizes) {
+            double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
+            auto params = fmt::format("n={}/threads={}", n, t);
+            suite.cases.push_back({fmt::format("{}/auto/{}", op, params), flops,
+                                   fmt::format("auto -> {}", opt->backend_for<T>(n, n, n)), [opt, n] {
+                                       auto in = gemm_inputs<T>(n);
+                                       return std::function<void()>([opt, in] {
+                                           opt->matrix_multiply_into<T>(in->a.view(), in->b.view(), in->c.view());
+                                       });
+                                   }});
+            for (const auto& be : backends) {
+                if (n > be.max_gemm_dim) continue;  // e.g. libxsmm: small GEMMs only
+                auto kernel = ctx.gemm_on<T>(be.name, t);
+                suite.cases.push_back({fmt::format("{}/{}/{}", op, be.name, params), flops, "", [kernel, n] {
+                                           auto in = gemm_inputs<T>(n);
+                                           return std::function<void()>([kernel, in, n] {
+                                               kernel(false, false, n, n, n, T(1), in->a.data(), n, in->b.data(), n,
+                                                      T(0), in->c.data(), n);
+                                           });
+                                       }});
+            }
+        }
+    }
+}
+
+std::string join_sizes(const std::vector<index_t>& v) {
+    return fmt::format("{}", fmt::join(v, ","));
+}
+
+void add_numpy_peer(Suite& suite, const std::vector<index_t>& sizes, const std::vector<int>& thread_counts,
+                    const std::string& dtypes, double min_time) {
+    for (int t : thread_counts)
+        suite.peers.push_back({"numpy_gemm.py", {"--sizes", join_sizes(sizes), "--dtypes", dtypes, "--threads",
+                                                 std::to_string(t), "--min-time", fmt::format("{}", min_time), "--seed", "42"}});
+}
+
+std::vector<int> thread_list(int threads) {
+    return threads > 1 ? std::vector<int>{1, threads} : std::vector<int>{1};
+}
+
+}  // namespace
+
+std::vector<std::string> suite_names() { return {"gemm", "quick"}; }
+
+Suite make_suite(const std::string& name, bool quick, int threads, const Context& ctx) {
+    Suite s;
+    if (name == "gemm") {
+        std::vector<index_t> sizes = quick ? std::vector<index_t>{8, 64, 256}
+                                           : std::vector<index_t>{8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
+        auto tl = quick ? std::vector<int>{1} : thread_list(threads);
+        s.min_time = quick ? 0.02 : 0.2;
+        s.repetitions = quick ? 1 : 3;
+        add_gemm_rows<float>(s, ctx, sizes, tl);
+        add_gemm_rows<double>(s, ctx, sizes, tl);
+        add_numpy_peer(s, sizes, tl, "float32,float64", s.min_time);
+    } else if (name == "quick") {
+        // A short sample of every suite that exists.
+        std::vector<index_t> sizes{16, 256, 1024};
+        s.min_time = 0.05;
+        s.repetitions = 1;
+        add_gemm_rows<float>(s, ctx, sizes, thread_list(threads));
+        add_gemm_rows<double>(s, ctx, {256}, {1});
+        add_numpy_peer(s, sizes, thread_list(threads), "float32", s.min_time);
+    } else {
+        throw ValueError(fmt::format("suite: expected one of {}, got \"{}\"", fmt::join(suite_names(), ", "), name));
+    }
+    (void)quick;
+    return s;
+}
+
+}  // namespace neuroperf::cli

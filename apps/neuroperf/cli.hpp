@@ -1,0 +1,68 @@
+// Commands of the neuroperf tool; each returns the process exit code.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "neuroperf/context.hpp"
+
+namespace neuroperf::cli {
+
+struct InfoOptions {
+    bool json = false;
+    bool peak = false;
+};
+int run_info(const InfoOptions& options);
+/// The JSON document `info --json` prints.
+nlohmann::json info_json(const Context& ctx, bool peak);
+
+struct BenchOptions {
+    std::string suite;
+    bool quick = false;
+    int threads = 0;  ///< 0 = the context's count
+    std::filesystem::path out_dir = "results";
+    bool peers = false;
+    bool plot = true;
+    double min_time = 0;  ///< seconds per benchmark; 0 = suite default
+};
+int run_bench(const BenchOptions& options);
+
+/// One benchmark of a suite: `run(iterations)` performs that many timed repetitions of the work
+/// (setup happens in `make`, outside the timing).
+struct BenchCase {
+    std::string name;                  ///< "<op>/<impl>/<param>=<value>/..."
+    double flops_per_iteration = 0;    ///< for the GFLOPS counter (0: none)
+    std::string label;                 ///< shown beside the row, e.g. the backend auto chose
+    std::function<std::function<void()>()> make;  ///< builds inputs, returns the timed call
+};
+
+/// A peer script to run with the suite (`bench/peers/<script>` with its arguments).
+struct PeerRun {
+    std::string script;
+    std::vector<std::string> args;
+};
+
+struct Suite {
+    std::vector<BenchCase> cases;
+    std::vector<PeerRun> peers;
+    double min_time = 0.2;
+    int repetitions = 3;
+};
+
+/// Builds the named suite; throws ValueError listing the suites for an unknown name.
+Suite make_suite(const std::string& name, bool quick, int threads, const Context& ctx);
+std::vector<std::string> suite_names();
+
+/// Directory holding plot.py and peers/ (installed share dir, else the source tree).
+std::filesystem::path bench_scripts_dir();
+/// Python interpreter for plots and peers ($NEUROPERF_PYTHON, the project's .venv, python3).
+std::string python_executable();
+/// Runs argv with posix_spawn (never fork), stdout to `stdout_file` if non-empty; returns the
+/// exit status (-1 if it could not start).
+int spawn_and_wait(const std::vector<std::string>& argv, const std::filesystem::path& stdout_file = {});
+
+}  // namespace neuroperf::cli

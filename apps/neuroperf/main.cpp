@@ -1,0 +1,43 @@
+// neuroperf: command-line front end of the library (info, bench).
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli.hpp"
+#include "neuroperf/error.hpp"
+#include "neuroperf/version.hpp"
+
+int main(int argc, char** argv) {
+    using namespace neuroperf::cli;
+    CLI::App app{"neuroperf: performance layer for spiking networks and reservoir computing"};
+    app.set_version_flag("--version", std::string("neuroperf ") + neuroperf::version());
+    app.require_subcommand(1);
+
+    InfoOptions info;
+    auto* info_cmd = app.add_subcommand("info", "Show CPU, BLAS backends found, the backend chosen per operation and why");
+    info_cmd->add_flag("--json", info.json, "Print JSON instead of text");
+    info_cmd->add_flag("--peak", info.peak, "Also measure fp32 peak GFLOP/s and memory bandwidth (~1 s)");
+
+    BenchOptions bench;
+    auto* bench_cmd = app.add_subcommand("bench", "Run a benchmark suite: table on the terminal, JSON + plots in --out");
+    bench_cmd->add_option("--suite", bench.suite, "Suite to run")->required()->check(CLI::IsMember(suite_names()));
+    bench_cmd->add_flag("--quick", bench.quick, "Short version of the suite");
+    bench_cmd->add_option("--threads", bench.threads, "Thread count for the multi-threaded rows (default: all available)")
+        ->check(CLI::NonNegativeNumber);
+    bench_cmd->add_option("--out", bench.out_dir, "Directory for <suite>.json, .png and .svg")->capture_default_str();
+    bench_cmd->add_flag("--peers", bench.peers, "Also run the peers (numpy, ...) from the project's .venv");
+    bench_cmd->add_flag("!--no-plot", bench.plot, "Do not draw the plots");
+    bench_cmd->add_option("--min-time", bench.min_time, "Seconds per benchmark (default: the suite's)")
+        ->check(CLI::NonNegativeNumber);
+
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (*info_cmd) return run_info(info);
+        if (*bench_cmd) return run_bench(bench);
+    } catch (const neuroperf::Error& e) {
+        std::cerr << "neuroperf: error: " << e.what() << '\n';
+        return 1;
+    }
+    return 0;
+}

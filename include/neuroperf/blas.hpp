@@ -1,0 +1,78 @@
+// BLAS backends as seen by users: what was found, and GEMM entry points bound to one backend.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "neuroperf/array.hpp"
+
+namespace neuroperf {
+
+/// Operation classes for which the backend is chosen independently.
+enum class BlasOp : std::uint8_t { sgemm, dgemm };
+const char* blas_op_name(BlasOp op);
+template <class T>
+constexpr BlasOp gemm_op() { return dtype_of<T>() == DType::float32 ? BlasOp::sgemm : BlasOp::dgemm; }
+
+/// One backend the registry looked for.
+struct BackendInfo {
+    std::string name;       ///< "mkl", "openblas", "blis", "libxsmm", "builtin"
+    bool available = false;
+    std::string version;    ///< as the library reports it
+    std::string path;       ///< file that was loaded (empty for linked-in backends)
+    std::string threading;  ///< threading layer, e.g. "openmp (libgomp)"
+    int threads = 0;        ///< the library's current thread setting (1 for single-threaded ones)
+    std::string reason;     ///< why it is unavailable, or notes on limits
+    std::vector<std::string> routines;  ///< entry points present: "sgemm", "dgeev", ...
+    /// Largest m, n or k the backend serves itself; beyond it its GEMM calls the builtin one.
+    std::int64_t max_gemm_dim = INT64_MAX;
+};
+
+/// Size buckets used for the per-size backend choice: bucket b covers problems whose
+/// cube root of m·n·k is at most kGemmBucketEdges[b] (the last bucket is unbounded).
+inline constexpr int kGemmBuckets = 8;
+inline constexpr index_t kGemmBucketEdges[kGemmBuckets] = {12, 24, 48, 96, 192, 384, 768, INT64_MAX};
+/// Representative size n of each bucket (what the calibration times).
+inline constexpr index_t kGemmBucketSizes[kGemmBuckets] = {8, 16, 32, 64, 128, 256, 512, 1024};
+/// Bucket of an m×n×k product (O(1)).
+int gemm_bucket(index_t m, index_t n, index_t k);
+
+/// Row-major GEMM bound to one backend and thread count (a small value; copy freely):
+///   C[m×n] = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ, lda/ldb/ldc = row strides (elements).
+/// beta == 0 means C is not read. Arguments are not checked here: the façade checks shapes.
+template <class T>
+class GemmKernel {
+public:
+    using Fn = void (*)(const void* state, int threads, bool trans_a, bool trans_b, index_t m,
+                        index_t n, index_t k, T alpha, const T* a, index_t lda, const T* b,
+                        index_t ldb, T beta, T* c, index_t ldc);
+    GemmKernel() = default;
+    GemmKernel(Fn fn, const void* state, const char* backend, int threads)
+        : fn_(fn), state_(state), backend_(backend), threads_(threads) {}
+
+    void operator()(bool trans_a, bool trans_b, index_t m, index_t n, index_t k, T alpha,
+                    const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
+                    index_t ldc) const {
+        fn_(state_, threads_, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+    explicit operator bool() const { return fn_ != nullptr; }
+    const char* backend() const { return backend_; }
+    int threads() const { return threads_; }
+
+private:
+    Fn fn_ = nullptr;
+    const void* state_ = nullptr;
+    const char* backend_ = "";
+    int threads_ = 1;
+};
+
+/// Why a backend serves an operation class and size bucket.
+struct BackendChoice {
+    BlasOp op = BlasOp::sgemm;
+    int bucket = 0;
+    std::string backend;
+    std::string why;  ///< "calibrated: 81.2 GFLOP/s (openblas 77.0, builtin 60.3)", "NEUROPERF_BLAS=blis", ...
+};
+
+}  // namespace neuroperf

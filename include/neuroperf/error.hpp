@@ -1,0 +1,46 @@
+// Error hierarchy. Every failure the library reports is a neuroperf::Error (or subclass) whose
+// message names the argument, what was expected and what was given.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace neuroperf {
+
+/// Base of every exception thrown by neuroperf.
+class Error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// An array argument has the wrong rank, shape, layout or dtype.
+class ShapeError : public Error {
+public:
+    using Error::Error;
+};
+
+/// An argument has a value outside its domain (negative thread count, unknown mode, NaN...).
+class ValueError : public Error {
+public:
+    using Error::Error;
+};
+
+/// A compute backend (BLAS library, compiler) is missing, unusable or failed.
+class BackendError : public Error {
+public:
+    using Error::Error;
+};
+
+/// Reading or writing a file failed.
+class IOError : public Error {
+public:
+    using Error::Error;
+};
+
+/// A feature exists in the API but was not built into this library (CMake option off).
+class NotBuiltError : public Error {
+public:
+    using Error::Error;
+};
+
+}  // namespace neuroperf

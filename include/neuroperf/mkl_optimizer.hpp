@@ -1,0 +1,132 @@
+// The seed's MKLOptimizer: BLAS-backed operations for spike and reservoir workloads, on the
+// fastest backend present (MKL, OpenBLAS, BLIS, libxsmm or the builtin GEMM).
+//
+//   auto opt = neuroperf::enable_mkl_optimization();
+//   neuroperf::Array<float> c = opt.optimize_matrix_multiply(a.view(), b.view());
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "neuroperf/array.hpp"
+#include "neuroperf/context.hpp"
+
+namespace neuroperf {
+
+/// Configuration, as the seed's MKLConfig. validate() (called by MKLOptimizer) throws
+/// ValueError naming the field, the accepted values and the value given.
+struct MKLConfig {
+    /// Threads for the BLAS and our kernels; 0 = the context's (auto) count.
+    int num_threads = 0;
+    /// "balanced" | "compact" | "scatter" | "none": where multi-threaded calls pin their threads
+    /// (see affinity_plan()). "none" leaves the OS to place them.
+    std::string thread_affinity = "balanced";
+    /// Flush denormals to zero (FTZ+DAZ) while our calls run: faster on denormal-heavy data,
+    /// results differ from IEEE only where denormals occur.
+    bool enable_fast_math = true;
+    /// Accuracy of elementwise math (tanh, exp, sigmoid), as MKL VM modes: "high" (≤ 1 ulp,
+    /// libm), "low" (≤ 4 ulp float / 1e-14 relative double), "ep" (about half the mantissa bits).
+    std::string precision_mode = "high";
+    /// Log backend choices, algorithms and timings through the context's log sink.
+    bool verbose = false;
+    /// "auto" (calibrated choice per size) or a backend name.
+    std::string backend = "auto";
+
+    void validate() const;
+};
+
+/// The CPUs (logical ids) that threads 0..threads-1 are pinned to under `policy`, given each
+/// CPU's (package, core) topology listed in CPU order. Pure function.
+///   compact:  fill one core's hardware threads, then the next core, then the next package;
+///   scatter:  round-robin across packages, then cores, then hardware threads;
+///   balanced: one thread per core spread evenly over packages before using a core's second
+///             hardware thread. "none": empty result.
+struct CpuTopologyEntry {
+    int cpu = 0;
+    int package = 0;
+    int core = 0;
+};
+std::vector<int> affinity_plan(const std::string& policy, int threads,
+                               const std::vector<CpuTopologyEntry>& topology);
+/// Topology of the CPUs in this process's affinity mask (sysfs).
+std::vector<CpuTopologyEntry> current_cpu_topology();
+
+/// One row of benchmark_performance().
+struct BenchmarkEntry {
+    std::string operation;  ///< "sgemm", "dgemm", ...
+    index_t size = 0;       ///< n of n×n×n
+    std::string backend;    ///< what "optimized" ran on
+    std::string baseline;   ///< what the baseline ran on
+    double baseline_seconds = 0;   ///< median per call
+    double optimized_seconds = 0;  ///< median per call
+    double speedup = 0;            ///< baseline / optimized
+    double gflops = 0;             ///< of the optimized run
+};
+
+/// Result of benchmark_performance(): rows plus summary, serialisable as Google Benchmark JSON.
+struct BenchmarkReport {
+    std::vector<BenchmarkEntry> entries;
+    int threads = 0;
+    int iterations = 0;
+    double average_speedup() const;  ///< geometric mean
+    double max_speedup() const;
+    std::string to_json() const;     ///< Google Benchmark JSON (context + benchmarks)
+    void save(const std::filesystem::path& path) const;  ///< atomic write of to_json()
+};
+
+class MKLOptimizer {
+public:
+    /// Optimizer on its own context made from `config` (threads, backend, verbose).
+    explicit MKLOptimizer(MKLConfig config = {});
+    /// Optimizer sharing `context`'s backends and calibration; `config` still governs threads,
+    /// backend, affinity, fast math, precision and logging of this optimizer's calls.
+    MKLOptimizer(MKLConfig config, Context context);
+
+    const MKLConfig& config() const { return config_; }
+    const Context& context() const { return context_; }
+    int num_threads() const;
+
+    /// op(A)·op(B) into a new C-order array, op(X) = X or Xᵀ. A and B are rank-2 views of any
+    /// strides (copied only when no stride is 1). Throws ShapeError on rank/shape mismatch.
+    /// Cost 2·m·n·k flops on the backend chosen for this size.
+    template <class T>
+    Array<T> optimize_matrix_multiply(ArrayView<const T> a, ArrayView<const T> b,
+                                      bool transpose_a = false, bool transpose_b = false) const;
+    /// Same into `out` (m×n, any strides, must not overlap A or B: ValueError).
+    template <class T>
+    void matrix_multiply_into(ArrayView<const T> a, ArrayView<const T> b, ArrayView<T> out,
+                              bool transpose_a = false, bool transpose_b = false) const;
+    /// Type-erased form (Python, files): ShapeError if A and B differ in dtype.
+    DynArray optimize_matrix_multiply(const DynView& a, const DynView& b, bool transpose_a = false,
+                                      bool transpose_b = false) const;
+
+    /// Elementwise tanh / exp at the configured precision_mode, out-of-place.
+    template <class T>
+    Array<T> vector_tanh(ArrayView<const T> x) const;
+    template <class T>
+    Array<T> vector_exp(ArrayView<const T> x) const;
+
+    /// Times sgemm and dgemm of n×n matrices for each n, median of `num_iterations` calls, on
+    /// the chosen backend ("optimized") against the builtin GEMM ("baseline"). `output_path`
+    /// non-empty: also writes the report as JSON there.
+    BenchmarkReport benchmark_performance(std::vector<index_t> matrix_sizes = {100, 500, 1000, 2000},
+                                          int num_iterations = 10,
+                                          const std::filesystem::path& output_path = {}) const;
+
+    /// The backend the next optimize_matrix_multiply of this size would use.
+    template <class T>
+    std::string backend_for(index_t m, index_t n, index_t k) const;
+
+private:
+    template <class T>
+    GemmKernel<T> kernel(index_t m, index_t n, index_t k) const;
+
+    MKLConfig config_;
+    Context context_;
+};
+
+/// An optimizer on default_context() (the seed's helper).
+MKLOptimizer enable_mkl_optimization(MKLConfig config = {});
+
+}  // namespace neuroperf

@@ -1,0 +1,53 @@
+// Compressed sparse row (CSR) matrices, the storage of sparse reservoirs and synapses.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "neuroperf/array.hpp"
+
+namespace neuroperf {
+
+/// CSR matrix of T with 64-bit row pointers and 32-bit column indices (scipy.sparse layout with
+/// int64 indptr). Invariants, checked by validate(): row_ptr has rows+1 non-decreasing entries
+/// from 0 to nnz; every column index is in [0, cols); within a row, columns strictly increase.
+template <class T>
+class CsrMatrix {
+public:
+    CsrMatrix() = default;
+    /// Empty rows×cols matrix (no stored entries).
+    CsrMatrix(index_t rows, index_t cols);
+    /// Takes ownership of the three arrays after validating them (throws ShapeError/ValueError).
+    CsrMatrix(index_t rows, index_t cols, std::vector<std::int64_t> row_ptr,
+              std::vector<std::int32_t> col_idx, std::vector<T> values);
+
+    /// Stored entries of `dense` whose value is not zero (NaN is stored).
+    static CsrMatrix from_dense(ArrayView<const T> dense);
+    /// Dense rows×cols array with the stored entries (duplicates impossible by invariant).
+    Array<T> to_dense() const;
+
+    index_t rows() const { return rows_; }
+    index_t cols() const { return cols_; }
+    index_t nnz() const { return static_cast<index_t>(values_.size()); }
+    double density() const;
+
+    std::span<const std::int64_t> row_ptr() const { return row_ptr_; }
+    std::span<const std::int32_t> col_idx() const { return col_idx_; }
+    std::span<const T> values() const { return values_; }
+    std::span<T> values() { return values_; }
+
+    /// y = A·x (naive, reference-quality); shapes checked.
+    void multiply(ArrayView<const T> x, ArrayView<T> y) const;
+
+    /// Throws ShapeError/ValueError describing the first violated invariant.
+    void validate() const;
+
+private:
+    index_t rows_ = 0, cols_ = 0;
+    std::vector<std::int64_t> row_ptr_{0};
+    std::vector<std::int32_t> col_idx_;
+    std::vector<T> values_;
+};
+
+}  // namespace neuroperf

@@ -1,0 +1,450 @@
+#include "neuroperf/mkl_optimizer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include <sched.h>
+#include <unistd.h>
+#include <omp.h>
+#include <xmmintrin.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "facade/context_impl.hpp"
+#include "kernels/elementwise.hpp"
+#include "neuroperf/cpu.hpp"
+#include "neuroperf/files.hpp"
+#include "neuroperf/timer.hpp"
+#include "neuroperf/version.hpp"
+
+namespace neuroperf {
+namespace {
+
+const std::vector<std::string> kAffinities{"balanced", "compact", "scatter", "none"};
+const std::vector<std::string> kPrecisions{"high", "low", "ep"};
+
+void check_one_of(const char* field, const std::string& value, const std::vector<std::string>& allowed) {
+    if (std::find(allowed.begin(), allowed.end(), value) == allowed.end())
+        throw ValueError(fmt::format("MKLConfig.{}: expected one of \"{}\", got \"{}\"", field,
+                                     fmt::join(allowed, "\", \""), value));
+}
+
+kernels::Precision precision_of(const std::string& mode) {
+    return mode == "high" ? kernels::Precision::high : mode == "low" ? kernels::Precision::low : kernels::Precision::ep;
+}
+
+// Above this many multiply-adds a BLAS may run a call on several threads, so the per-thread
+// settings (denormal flushing, pinning) must hold on the OpenMP worker threads too.
+constexpr double kTeamSetupMinWork = 64.0 * 64.0 * 64.0;
+constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero | denormals-are-zero
+
+// Puts the OpenMP worker threads (not the caller) in the state a call needs: FTZ/DAZ per
+// fast-math, pinned per the affinity plan. The workers are a process resource shared by every
+// context, so the state last applied is remembered and a parallel region runs only on a change.
+void prepare_workers(bool ftz, const std::string& affinity, int threads) {
+    static std::mutex mu;
+    static std::string applied;  // "<threads>|<ftz>|<affinity>"
+    std::string want = fmt::format("{}|{}|{}", threads, ftz, affinity);
+    std::lock_guard lock(mu);
+    if (want == applied) return;
+    std::vector<int> plan;
+    if (affinity != "none") plan = affinity_plan(affinity, threads, current_cpu_topology());
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num();
+        if (t != 0) {
+            unsigned csr = _mm_getcsr();
+            _mm_setcsr(ftz ? (csr | kFtzDaz) : (csr & ~kFtzDaz));
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            if (plan.empty()) {
+                sched_getaffinity(getpid(), sizeof(set), &set);  // "none": the process's mask
+            } else {
+                CPU_SET(plan[static_cast<std::size_t>(t) % plan.size()], &set);
+            }
+            sched_setaffinity(0, sizeof(set), &set);
+        }
+    }
+    applied = want;
+}
+
+// Applies the optimizer's thread environment for one call: FTZ/DAZ on the caller for the
+// call's duration (restored after), and the workers prepared when the call may use them.
+class CallScope {
+public:
+    CallScope(const MKLConfig& cfg, int threads, double work) : ftz_(cfg.enable_fast_math) {
+        if (threads > 1 && work >= kTeamSetupMinWork) prepare_workers(ftz_, cfg.thread_affinity, threads);
+        saved_csr_ = _mm_getcsr();
+        _mm_setcsr(ftz_ ? (saved_csr_ | kFtzDaz) : (saved_csr_ & ~kFtzDaz));
+    }
+    ~CallScope() { _mm_setcsr(saved_csr_); }
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+
+private:
+    bool ftz_;
+    unsigned saved_csr_ = 0;
+};
+
+// A rank-2 operand as the row-major BLAS interface wants it: pointer, row stride, transpose.
+template <class T>
+struct Operand {
+    const T* ptr = nullptr;
+    index_t ld = 1;
+    bool trans = false;
+    Array<T> copy;
+};
+
+template <class T>
+Operand<T> as_operand(ArrayView<const T> v, bool trans) {
+    index_t r = v.shape(0), c = v.shape(1), s0 = v.stride(0), s1 = v.stride(1);
+    Operand<T> op;
+    if ((c <= 1 || s1 == 1) && (r <= 1 || s0 >= std::max<index_t>(c, 1))) {
+        op.ptr = v.data();
+        op.ld = r <= 1 ? std::max<index_t>(c, 1) : s0;
+        op.trans = trans;
+    } else if ((r <= 1 || s0 == 1) && (c <= 1 || s1 >= std::max<index_t>(r, 1))) {
+        op.ptr = v.data();  // column-major storage is the row-major transpose
+        op.ld = c <= 1 ? std::max<index_t>(r, 1) : s1;
+        op.trans = !trans;
+    } else {
+        op.copy = Array<T>::copy_of(v);
+        op.ptr = op.copy.data();
+        op.ld = std::max<index_t>(c, 1);
+        op.trans = trans;
+    }
+    return op;
+}
+
+std::string shape_str(const Layout& l) { return l.shape_string(); }
+
+}  // namespace
+
+void MKLConfig::validate() const {
+    if (num_threads < 0)
+        throw ValueError(fmt::format("MKLConfig.num_threads: expected >= 0 (0 = auto), got {}", num_threads));
+    check_one_of("thread_affinity", thread_affinity, kAffinities);
+    check_one_of("precision_mode", precision_mode, kPrecisions);
+    if (backend != "auto") {
+        auto names = blas::known_backend_names();
+        names.insert(names.begin(), "auto");
+        check_one_of("backend", backend, names);
+    }
+}
+
+std::vector<int> affinity_plan(const std::string& policy, int threads, const std::vector<CpuTopologyEntry>& topology) {
+    check_one_of("thread_affinity", policy, kAffinities);
+    if (threads < 0) throw ValueError(fmt::format("threads: expected >= 0, got {}", threads));
+    if (policy == "none" || topology.empty() || threads == 0) return {};
+    // Group CPUs: package -> core -> hardware threads, all in ascending order.
+    std::map<int, std::map<int, std::vector<int>>> tree;
+    for (const auto& e : topology) tree[e.package][e.core].push_back(e.cpu);
+    std::vector<int> order;
+    if (policy == "compact") {
+        for (auto& [pkg, cores] : tree)
+            for (auto& [core, cpus] : cores)
+                for (int cpu : cpus) order.push_back(cpu);
+    } else {
+        // scatter: rotate packages first; balanced: one thread per core (spread over packages)
+        // before any second hardware thread. Both take hardware-thread "rounds"; scatter
+        // interleaves packages inside each round at core granularity, as balanced does, but
+        // balanced keeps a package's cores contiguous for cache sharing.
+        std::size_t max_smt = 0;
+        for (auto& [pkg, cores] : tree)
+            for (auto& [core, cpus] : cores) max_smt = std::max(max_smt, cpus.size());
+        for (std::size_t smt = 0; smt < max_smt; ++smt) {
+            if (policy == "scatter") {
+                std::vector<std::vector<int>> per_pkg;
+                for (auto& [pkg, cores] : tree) {
+                    per_pkg.emplace_back();
+                    for (auto& [core, cpus] : cores)
+                        if (smt < cpus.size()) per_pkg.back().push_back(cpus[smt]);
+                }
+                for (std::size_t i = 0;; ++i) {
+                    bool any = false;
+                    for (auto& p : per_pkg)
+                        if (i < p.size()) order.push_back(p[i]), any = true;
+                    if (!any) break;
+                }
+            } else {
+                // balanced: split `threads` over packages in proportion, each package's share
+                // on consecutive cores.
+                for (auto& [pkg, cores] : tree)
+                    for (auto& [core, cpus] : cores)
+                        if (smt < cpus.size()) order.push_back(cpus[smt]);
+            }
+        }
+        if (policy == "balanced" && tree.size() > 1) {
+            // Reorder the first round so threads alternate packages in equal blocks.
+            std::size_t npkg = tree.size(), first_round = 0;
+            for (auto& [pkg, cores] : tree) first_round += cores.size();
+            std::size_t want = std::min<std::size_t>(static_cast<std::size_t>(threads), first_round);
+            std::vector<std::vector<int>> per_pkg;
+            for (auto& [pkg, cores] : tree) {
+                per_pkg.emplace_back();
+                for (auto& [core, cpus] : cores) per_pkg.back().push_back(cpus[0]);
+            }
+            std::vector<int> head;
+            for (std::size_t p = 0; p < npkg; ++p) {
+                std::size_t share = want / npkg + (p < want % npkg ? 1 : 0);
+                for (std::size_t i = 0; i < share && i < per_pkg[p].size(); ++i) head.push_back(per_pkg[p][i]);
+            }
+            std::set<int> used(head.begin(), head.end());
+            for (int cpu : order)
+                if (!used.count(cpu)) head.push_back(cpu);
+            order = head;
+        }
+    }
+    std::vector<int> plan;
+    for (int t = 0; t < threads; ++t) plan.push_back(order[static_cast<std::size_t>(t) % order.size()]);
+    return plan;
+}
+
+std::vector<CpuTopologyEntry> current_cpu_topology() {
+    std::vector<CpuTopologyEntry> out;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return out;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+        if (!CPU_ISSET(cpu, &set)) continue;
+        auto base = fmt::format("/sys/devices/system/cpu/cpu{}/topology/", cpu);
+        auto read_int = [&](const char* f, int fallback) {
+            auto t = read_file(base + f);
+            try {
+                return t ? std::stoi(*t) : fallback;
+            } catch (const std::exception&) {
+                return fallback;
+            }
+        };
+        out.push_back({cpu, read_int("physical_package_id", 0), read_int("core_id", cpu)});
+    }
+    return out;
+}
+
+MKLOptimizer::MKLOptimizer(MKLConfig config)
+    : MKLOptimizer(config, [&] {
+          config.validate();
+          ContextOptions o;
+          o.num_threads = config.num_threads;
+          o.backend = config.backend;
+          o.verbose = config.verbose;
+          return make_context(std::move(o));
+      }()) {}
+
+MKLOptimizer::MKLOptimizer(MKLConfig config, Context context)
+    : config_(std::move(config)), context_(std::move(context)) {
+    config_.validate();
+    if (config_.backend != "auto") context_.impl().backend_named(config_.backend);
+    if (config_.verbose) {
+        context_.impl().options.verbose = true;
+        context_.log(fmt::format("MKLOptimizer: threads={}, affinity={}, fast_math={}, precision={}, backend={}",
+                                 num_threads(), config_.thread_affinity, config_.enable_fast_math,
+                                 config_.precision_mode, config_.backend));
+    }
+}
+
+int MKLOptimizer::num_threads() const {
+    return config_.num_threads > 0 ? config_.num_threads : context_.num_threads();
+}
+
+template <class T>
+GemmKernel<T> MKLOptimizer::kernel(index_t m, index_t n, index_t k) const {
+    int t = num_threads();
+    return config_.backend == "auto" ? context_.gemm<T>(m, n, k, t) : context_.gemm_on<T>(config_.backend, t);
+}
+
+template <class T>
+std::string MKLOptimizer::backend_for(index_t m, index_t n, index_t k) const {
+    return kernel<T>(m, n, k).backend();
+}
+
+template <class T>
+void MKLOptimizer::matrix_multiply_into(ArrayView<const T> a, ArrayView<const T> b, ArrayView<T> out,
+                                        bool transpose_a, bool transpose_b) const {
+    if (a.rank() != 2) throw ShapeError(fmt::format("a: expected a rank-2 array, got shape {}", shape_str(a.layout())));
+    if (b.rank() != 2) throw ShapeError(fmt::format("b: expected a rank-2 array, got shape {}", shape_str(b.layout())));
+    index_t m = transpose_a ? a.shape(1) : a.shape(0), k = transpose_a ? a.shape(0) : a.shape(1);
+    index_t kb = transpose_b ? b.shape(1) : b.shape(0), n = transpose_b ? b.shape(0) : b.shape(1);
+    if (k != kb)
+        throw ShapeError(fmt::format("b: expected {} rows in op(b) to match the columns of op(a) (a{} shape {}), got "
+                                     "op(b) shape ({}, {})", k, transpose_a ? "ᵀ" : "", shape_str(a.layout()), kb, n));
+    if (out.rank() != 2 || out.shape(0) != m || out.shape(1) != n)
+        throw ShapeError(fmt::format("out: expected shape ({}, {}), got {}", m, n, shape_str(out.layout())));
+    if (m == 0 || n == 0) return;
+    if (out.data() == nullptr) throw ValueError("out: expected storage for a non-empty result, got a null data pointer");
+    if (may_alias(out, a) || may_alias(out, b))
+        throw ValueError(fmt::format("out: must not overlap the inputs, but it overlaps {}", may_alias(out, a) ? "a" : "b"));
+
+    auto gemm = kernel<T>(m, n, k);
+    if (config_.verbose)
+        context_.log(fmt::format("matrix_multiply {} ({}x{}x{}): backend {}, {} thread(s)", dtype_name(dtype_of<T>()), m, n, k,
+                                 gemm.backend(), gemm.threads()));
+    CallScope scope(config_, gemm.threads(), static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
+
+    Operand<T> A = as_operand(a, transpose_a), B = as_operand(b, transpose_b);
+    index_t s0 = out.stride(0), s1 = out.stride(1);
+    if ((n <= 1 || s1 == 1) && (m <= 1 || s0 >= n)) {
+        gemm(A.trans, B.trans, m, n, k, T(1), A.ptr, A.ld, B.ptr, B.ld, T(0), out.data(), m <= 1 ? std::max<index_t>(n, 1) : s0);
+    } else if ((m <= 1 || s0 == 1) && (n <= 1 || s1 >= m)) {
+        // Column-major output: Cᵀ = op(B)ᵀ·op(A)ᵀ written row-major.
+        gemm(!B.trans, !A.trans, n, m, k, T(1), B.ptr, B.ld, A.ptr, A.ld, T(0), out.data(), n <= 1 ? std::max<index_t>(m, 1) : s1);
+    } else {
+        Array<T> tmp({m, n});
+        gemm(A.trans, B.trans, m, n, k, T(1), A.ptr, A.ld, B.ptr, B.ld, T(0), tmp.data(), n);
+        for (index_t i = 0; i < m; ++i)
+            for (index_t j = 0; j < n; ++j) out(i, j) = tmp(i, j);
+    }
+}
+
+template <class T>
+Array<T> MKLOptimizer::optimize_matrix_multiply(ArrayView<const T> a, ArrayView<const T> b, bool transpose_a,
+                                                bool transpose_b) const {
+    if (a.rank() != 2) throw ShapeError(fmt::format("a: expected a rank-2 array, got shape {}", shape_str(a.layout())));
+    if (b.rank() != 2) throw ShapeError(fmt::format("b: expected a rank-2 array, got shape {}", shape_str(b.layout())));
+    index_t m = transpose_a ? a.shape(1) : a.shape(0), n = transpose_b ? b.shape(0) : b.shape(1);
+    Array<T> c({m, n});
+    matrix_multiply_into<T>(a, b, c.view(), transpose_a, transpose_b);
+    return c;
+}
+
+DynArray MKLOptimizer::optimize_matrix_multiply(const DynView& a, const DynView& b, bool transpose_a,
+                                                bool transpose_b) const {
+    if (a.dtype != b.dtype)
+        throw ShapeError(fmt::format("b: expected the dtype of a ({}), got {}", dtype_name(a.dtype), dtype_name(b.dtype)));
+    if (a.dtype == DType::float32)
+        return optimize_matrix_multiply<float>(a.as<float>("a"), b.as<float>("b"), transpose_a, transpose_b);
+    return optimize_matrix_multiply<double>(a.as<double>("a"), b.as<double>("b"), transpose_a, transpose_b);
+}
+
+template <class T>
+Array<T> MKLOptimizer::vector_tanh(ArrayView<const T> x) const {
+    Array<T> y = Array<T>::copy_of(x);
+    kernels::vtanh<T>(precision_of(config_.precision_mode), y.size(), y.data(), y.data());
+    return y;
+}
+
+template <class T>
+Array<T> MKLOptimizer::vector_exp(ArrayView<const T> x) const {
+    Array<T> y = Array<T>::copy_of(x);
+    kernels::vexp<T>(precision_of(config_.precision_mode), y.size(), y.data(), y.data());
+    return y;
+}
+
+namespace {
+template <class T>
+double median_call_seconds(const std::function<void()>& call, int iterations) {
+    call();  // warm-up
+    std::vector<double> t;
+    for (int i = 0; i < iterations; ++i) {
+        Timer timer;
+        call();
+        t.push_back(timer.seconds());
+    }
+    std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+    return t[t.size() / 2];
+}
+
+template <class T>
+void bench_gemm(const MKLOptimizer& opt, index_t n, int iterations, BenchmarkReport& report) {
+    std::mt19937_64 rng(42);
+    std::normal_distribution<double> dist;
+    Array<T> a({n, n}), b({n, n}), c({n, n});
+    for (index_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<T>(dist(rng));
+    for (index_t i = 0; i < b.size(); ++i) b.data()[i] = static_cast<T>(dist(rng));
+    auto base = opt.context().gemm_on<T>("builtin", opt.num_threads());
+    double t_base = median_call_seconds<T>(
+        [&] { base(false, false, n, n, n, T(1), a.data(), n, b.data(), n, T(0), c.data(), n); }, iterations);
+    double t_opt = median_call_seconds<T>([&] { opt.matrix_multiply_into<T>(a.view(), b.view(), c.view()); }, iterations);
+    BenchmarkEntry e;
+    e.operation = std::is_same_v<T, float> ? "sgemm" : "dgemm";
+    e.size = n;
+    e.backend = opt.backend_for<T>(n, n, n);
+    e.baseline = "builtin";
+    e.baseline_seconds = t_base;
+    e.optimized_seconds = t_opt;
+    e.speedup = t_base / t_opt;
+    e.gflops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) / t_opt * 1e-9;
+    report.entries.push_back(e);
+}
+}  // namespace
+
+BenchmarkReport MKLOptimizer::benchmark_performance(std::vector<index_t> matrix_sizes, int num_iterations,
+                                                    const std::filesystem::path& output_path) const {
+    if (num_iterations < 1) throw ValueError(fmt::format("num_iterations: expected >= 1, got {}", num_iterations));
+    for (index_t n : matrix_sizes)
+        if (n < 1) throw ValueError(fmt::format("matrix_sizes: expected sizes >= 1, got {}", n));
+    BenchmarkReport report;
+    report.threads = num_threads();
+    report.iterations = num_iterations;
+    for (index_t n : matrix_sizes) {
+        bench_gemm<float>(*this, n, num_iterations, report);
+        bench_gemm<double>(*this, n, num_iterations, report);
+        if (config_.verbose) {
+            const auto& s = report.entries[report.entries.size() - 2];
+            context_.log(fmt::format("benchmark n={}: sgemm {} {:.1f} GFLOP/s, {:.2f}x over builtin", n, s.backend, s.gflops, s.speedup));
+        }
+    }
+    if (!output_path.empty()) report.save(output_path);
+    return report;
+}
+
+double BenchmarkReport::average_speedup() const {
+    if (entries.empty()) return 0;
+    double log_sum = 0;
+    for (const auto& e : entries) log_sum += std::log(e.speedup);
+    return std::exp(log_sum / static_cast<double>(entries.size()));
+}
+
+double BenchmarkReport::max_speedup() const {
+    double m = 0;
+    for (const auto& e : entries) m = std::max(m, e.speedup);
+    return m;
+}
+
+std::string BenchmarkReport::to_json() const {
+    nlohmann::json rows = nlohmann::json::array();
+    auto row = [&](const BenchmarkEntry& e, const std::string& impl, double seconds) {
+        std::string name = fmt::format("{}/{}/n={}/threads={}", e.operation, impl, e.size, threads);
+        double flops = 2.0 * static_cast<double>(e.size) * static_cast<double>(e.size) * static_cast<double>(e.size);
+        return nlohmann::json{{"name", name}, {"run_name", name}, {"run_type", "iteration"}, {"repetitions", 1},
+                              {"repetition_index", 0}, {"threads", 1}, {"iterations", iterations},
+                              {"real_time", seconds * 1e9}, {"cpu_time", seconds * 1e9}, {"time_unit", "ns"},
+                              {"GFLOPS", flops / seconds * 1e-9}, {"label", impl == "auto" ? e.backend : e.baseline}};
+    };
+    for (const auto& e : entries) {
+        rows.push_back(row(e, "auto", e.optimized_seconds));
+        rows.push_back(row(e, e.baseline, e.baseline_seconds));
+    }
+    const auto& cpu = cpu_info();
+    nlohmann::json ctx{{"library", "neuroperf"}, {"library_version", version()}, {"cpu_model", cpu.model_name},
+                       {"num_cpus", cpu.available_cpus}, {"threads", threads},
+                       {"average_speedup", average_speedup()}, {"max_speedup", max_speedup()}};
+    return nlohmann::json{{"context", ctx}, {"benchmarks", rows}}.dump(2);
+}
+
+void BenchmarkReport::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json()); }
+
+MKLOptimizer enable_mkl_optimization(MKLConfig config) {
+    config.validate();
+    return MKLOptimizer(std::move(config), default_context());
+}
+
+#define NEUROPERF_INSTANTIATE(T)                                                                                     \
+    template Array<T> MKLOptimizer::optimize_matrix_multiply<T>(ArrayView<const T>, ArrayView<const T>, bool, bool) \
+        const;                                                                                                       \
+    template void MKLOptimizer::matrix_multiply_into<T>(ArrayView<const T>, ArrayView<const T>, ArrayView<T>, bool,  \
+                                                        bool) const;                                                 \
+    template Array<T> MKLOptimizer::vector_tanh<T>(ArrayView<const T>) const;                                         \
+    template Array<T> MKLOptimizer::vector_exp<T>(ArrayView<const T>) const;                                          \
+    template std::string MKLOptimizer::backend_for<T>(index_t, index_t, index_t) const;
+NEUROPERF_INSTANTIATE(float)
+NEUROPERF_INSTANTIATE(double)
+#undef NEUROPERF_INSTANTIATE
+
+}  // namespace neuroperf

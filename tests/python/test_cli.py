@@ -1,0 +1,80 @@
+"""The neuroperf command-line tool: `info --json` and `bench` as a user runs them."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = Path(os.environ.get("NEUROPERF_CLI", ROOT / "build" / "release" / "bin" / "neuroperf"))
+
+pytestmark = pytest.mark.skipif(not CLI.exists(), reason=f"CLI not built at {CLI}")
+
+
+def run(*args, env=None, check=True):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=e, check=check, timeout=600)
+
+
+def test_info_json_has_the_documented_keys():
+    out = json.loads(run("info", "--json").stdout)
+    for key in ("version", "cpu", "backends", "selected", "cache_dir", "threads"):
+        assert key in out
+    names = {b["name"] for b in out["backends"]}
+    assert {"mkl", "openblas", "blis", "libxsmm", "builtin"} <= names
+    for b in out["backends"]:
+        assert {"name", "available", "version", "path"} <= set(b)
+        if not b["available"]:
+            assert b["reason"], f"{b['name']} unavailable without a reason"
+    assert any(b["name"] == "builtin" and b["available"] for b in out["backends"])
+    for op in ("sgemm", "dgemm"):
+        assert len(out["selected"][op]) == 8
+        assert all(s["backend"] and s["why"] for s in out["selected"][op])
+
+
+def test_info_text_mentions_backends_and_choice():
+    text = run("info").stdout
+    assert "BLAS backends" in text and "builtin" in text and "Choice per operation" in text
+
+
+def test_info_without_any_blas_library_still_works(tmp_path):
+    empty = tmp_path / "nolibs"
+    empty.mkdir()
+    out = json.loads(run("info", "--json", env={"NEUROPERF_LIBRARY_PATH": str(empty),
+                                                 "NEUROPERF_CACHE_DIR": str(tmp_path / "cache")}).stdout)
+    avail = {b["name"]: b["available"] for b in out["backends"]}
+    assert not avail["mkl"] and not avail["openblas"] and not avail["blis"]
+    assert avail["builtin"]
+
+
+def test_neuroperf_blas_override_is_reported():
+    out = json.loads(run("info", "--json", env={"NEUROPERF_BLAS": "builtin"}).stdout)
+    assert out["backend_request"] == "builtin"
+    assert all(s["backend"] == "builtin" for s in out["selected"]["sgemm"])
+
+
+def test_unknown_backend_is_a_clear_error():
+    r = run("info", env={"NEUROPERF_BLAS": "nosuchblas"}, check=False)
+    assert r.returncode != 0
+    assert "nosuchblas" in r.stderr and "builtin" in r.stderr
+
+
+def test_bench_gemm_quick_writes_google_benchmark_json(tmp_path):
+    r = run("bench", "--suite", "gemm", "--quick", "--out", str(tmp_path), "--no-plot", "--min-time", "0.005")
+    doc = json.loads((tmp_path / "gemm.json").read_text())
+    assert "context" in doc and doc["benchmarks"]
+    names = [b["name"] for b in doc["benchmarks"]]
+    assert "sgemm/auto/n=8/threads=1" in names and "dgemm/builtin/n=256/threads=1" in names
+    for b in doc["benchmarks"]:
+        assert b["real_time"] > 0 and b["time_unit"] in ("ns", "us", "ms", "s")
+        assert b["GFLOPS"] > 0
+    assert "sgemm/auto/n=8/threads=1" in r.stdout  # the table
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_bench_unknown_suite_lists_the_suites():
+    r = run("bench", "--suite", "nope", check=False)
+    assert r.returncode != 0
+    assert "gemm" in (r.stderr + r.stdout)
