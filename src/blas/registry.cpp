@@ -132,7 +132,9 @@ void* open_backend(const Candidate& cand, std::string& path, std::string& reason
         const char* e = dlerror();
         errors += fmt::format("{}{}", errors.empty() ? "" : "; ", e ? e : t.c_str());
     }
-    if (tries.empty() || errors.empty())
+    if (const char* file = env_nonempty(env_var.c_str()); file && errors.empty())
+        reason = fmt::format("{}={} does not exist", env_var, file);
+    else if (tries.empty() || errors.empty())
         reason = fmt::format("not found (looked for {} in {})", fmt::join(cand.files, ", "),
                              env_nonempty("NEUROPERF_LIBRARY_PATH") ? "NEUROPERF_LIBRARY_PATH" : "the system and .venv");
     else
@@ -244,6 +246,11 @@ void Backend::apply_threads(int threads) const {
     if (!set_threads || applied_threads.load(std::memory_order_relaxed) == threads || omp_in_parallel()) return;
     set_threads(threads);
     applied_threads.store(threads, std::memory_order_relaxed);
+}
+
+std::shared_ptr<const Registry> process_registry() {
+    static const std::shared_ptr<const Registry> registry = std::make_shared<Registry>();
+    return registry;
 }
 
 const std::vector<std::string>& known_backend_names() {

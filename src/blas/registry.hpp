@@ -69,6 +69,9 @@ private:
     std::vector<std::unique_ptr<Backend>> backends_;
 };
 
+/// The registry of this process, created on first use with the environment of that moment.
+std::shared_ptr<const Registry> process_registry();
+
 /// The known backend names, available or not ("mkl", "openblas", "blis", "libxsmm", "builtin").
 const std::vector<std::string>& known_backend_names();
 

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <optional>
 
@@ -35,7 +36,10 @@ private:
     void ensure_choices() const;
     void fill_choices_from(const blas::Calibration& cal) const;
 
-    blas::Registry registry_;
+    // The libraries are loaded once per process and their thread settings are process-wide,
+    // so every context shares one registry (and so one record of the settings applied).
+    std::shared_ptr<const blas::Registry> registry_holder_ = blas::process_registry();
+    const blas::Registry& registry_ = *registry_holder_;
     mutable std::mutex mutex_;
     mutable std::atomic<bool> ready_{false};
     mutable int calibrated_threads_ = -1;

@@ -62,8 +62,8 @@ inline T fast_tanh(T x) {
 
 template <class T>
 constexpr int exp_degree(Precision p) {
-    if constexpr (std::is_same_v<T, float>) return p == Precision::low ? 7 : 3;
-    else return p == Precision::low ? 13 : 6;
+    if constexpr (std::is_same_v<T, float>) return p == Precision::low ? 7 : 4;
+    else return p == Precision::low ? 13 : 8;
 }
 
 template <class T, int D>
@@ -99,7 +99,7 @@ void vtanh(Precision p, std::int64_t n, const T* x, T* y) {
     } else if (p == Precision::low) {
         tanh_loop<T, exp_degree<T>(Precision::low), f ? 4 : 7>(n, x, y);
     } else {
-        tanh_loop<T, exp_degree<T>(Precision::ep), f ? 2 : 3>(n, x, y);
+        tanh_loop<T, exp_degree<T>(Precision::ep), f ? 2 : 4>(n, x, y);
     }
 }
 

@@ -212,9 +212,13 @@ TEST(BlasGemm, NanInfPropagateDouble) { run_backend_nan_inf<double>(); }
 
 TEST(BlasGemm, LibxsmmLimitReported) {
     auto ctx = make_context(quiet_opts());
-    for (const auto& info : ctx.backends())
-        if (info.name == "libxsmm" && info.available) EXPECT_EQ(info.max_gemm_dim, 64);
-        else if (info.name == "builtin") EXPECT_TRUE(info.available);
+    for (const auto& info : ctx.backends()) {
+        if (info.name == "libxsmm" && info.available) {
+            EXPECT_EQ(info.max_gemm_dim, 64);
+        } else if (info.name == "builtin") {
+            EXPECT_TRUE(info.available);
+        }
+    }
 }
 
 TEST(BlasBucket, Edges) {
@@ -252,18 +256,14 @@ TEST(BlasRegistry, LibrariesMissing) {
         EXPECT_TRUE(reg.builtin().info.available);
         EXPECT_EQ(reg.builtin().info.name, "builtin");
         EXPECT_NE(reg.find("builtin"), nullptr);
-    }
-    auto ctx = make_context(quiet_opts());
-    auto gemm = ctx.gemm<double>(4, 4, 4);
-    EXPECT_EQ(std::string(gemm.backend()), "builtin");
-    std::vector<double> a{1, 2, 3, 4}, b{5, 6, 7, 8}, c(4, 0.0);
-    gemm(false, false, 2, 2, 2, 1.0, a.data(), 2, b.data(), 2, 0.0, c.data(), 2);
-    EXPECT_EQ(c, (std::vector<double>{19, 22, 43, 50}));
-    EXPECT_THROW(ctx.gemm_on<float>("openblas"), BackendError);
-    try {
-        ctx.gemm_on<float>("mkl");
-    } catch (const BackendError& e) {
-        EXPECT_NE(std::string(e.what()).find("builtin"), std::string::npos) << e.what();
+        // The registry still computes: through its builtin row. (Contexts share the process's
+        // registry, created before this test changed the environment; a whole process without
+        // BLAS libraries is tested through the CLI in tests/python/test_cli.py.)
+        const auto& bi = reg.builtin();
+        GemmKernel<double> gemm(bi.gemm<double>(), &bi, "builtin", 1);
+        std::vector<double> a{1, 2, 3, 4}, b{5, 6, 7, 8}, c(4, 0.0);
+        gemm(false, false, 2, 2, 2, 1.0, a.data(), 2, b.data(), 2, 0.0, c.data(), 2);
+        EXPECT_EQ(c, (std::vector<double>{19, 22, 43, 50}));
     }
 }
 
