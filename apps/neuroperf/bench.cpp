@@ -247,6 +247,8 @@ int run_bench(const BenchOptions& options) {
             auto out = options.out_dir / fmt::format(".{}.out.json", p.script);
             std::vector<std::string> argv{python_executable(), script.string()};
             argv.insert(argv.end(), p.args.begin(), p.args.end());
+            for (std::size_t i = 0; i + 1 < argv.size(); ++i)  // --min-time applies to peers too
+                if (argv[i] == "--min-time" && options.min_time > 0) argv[i + 1] = fmt::format("{}", options.min_time);
             std::cout << fmt::format("peer: {}\n", p.script) << std::flush;
             int rc = spawn_and_wait(argv, out);
             auto text = read_file(out);

@@ -58,9 +58,7 @@ int run_info(const InfoOptions& options) {
     std::cout << fmt::format("neuroperf {}\n\n", j["version"].get<std::string>());
     std::cout << fmt::format("CPU        {} ({}, family {} model {})\n", c["model"].get<std::string>(),
                              c["vendor"].get<std::string>(), c["family"].get<int>(), c["model_id"].get<int>());
-    std::string isa;
-    for (const auto& f : c["isa"]) isa += (isa.empty() ? "" : " ") + f.get<std::string>();
-    std::cout << fmt::format("ISA        {}\n", isa);
+    std::cout << fmt::format("ISA        {}\n", fmt::join(c["isa"].get<std::vector<std::string>>(), " "));
     std::string caches;
     for (const auto& k : c["caches"])
         caches += fmt::format("{}L{} {} KiB", caches.empty() ? "" : ", ", k["level"].get<int>(),
@@ -73,10 +71,12 @@ int run_info(const InfoOptions& options) {
     std::cout << fmt::format("Cache dir  {}\n\nBLAS backends\n", j["cache_dir"].get<std::string>());
     for (const auto& b : j["backends"]) {
         if (b["available"].get<bool>())
-            std::cout << fmt::format("  {:<9} yes  {}\n            {}; threading: {}, {} thread(s){}\n",
+            std::cout << fmt::format("  {:<9} yes  {}\n            {}; threading: {}, {}{}\n",
                                      b["name"].get<std::string>(), b["version"].get<std::string>(),
                                      b["path"].get<std::string>().empty() ? "(built in)" : b["path"].get<std::string>(),
-                                     b["threading"].get<std::string>(), b["threads"].get<int>(),
+                                     b["threading"].get<std::string>(),
+                                     b["threads"].get<int>() > 0 ? fmt::format("{} thread(s)", b["threads"].get<int>())
+                                                                 : std::string("library's default thread count"),
                                      b["reason"].get<std::string>().empty() ? "" : "\n            " + b["reason"].get<std::string>());
         else
             std::cout << fmt::format("  {:<9} no   {}\n", b["name"].get<std::string>(), b["reason"].get<std::string>());

@@ -70,6 +70,11 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
         ::unlink(tmpl.c_str());
         throw IOError(fmt::format("cannot write '{}': rename failed: {}", path.string(), std::strerror(err)));
     }
+    // Make the rename itself durable (best effort: some file systems refuse fsync on a directory).
+    if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY); dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
 }
 
 std::optional<std::string> read_file(const std::filesystem::path& path) {

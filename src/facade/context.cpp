@@ -1,5 +1,6 @@
 #include "facade/context_impl.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -52,45 +53,35 @@ const blas::Backend& ContextImpl::backend_named(std::string_view name) const {
                                    registry_.available_names()));
 }
 
-void ContextImpl::fill_choices_from(const blas::Calibration& cal) const {
-    for (std::size_t op = 0; op < 2; ++op)
-        for (std::size_t b = 0; b < kGemmBuckets; ++b) {
-            chosen_[op][b] = &backend_named(cal.best[op][b]);
-            why_[op][b] = cal.why[op][b];
-        }
-}
-
-void ContextImpl::calibrate(bool force) const {
-    std::lock_guard lock(mutex_);
-    int t = threads.load();
+std::unique_ptr<ContextImpl::Choices> ContextImpl::make_choices(int t, bool force) const {
+    auto c = std::make_unique<Choices>();
+    auto fill = [&](auto&& pick) {
+        for (std::size_t op = 0; op < 2; ++op)
+            for (std::size_t b = 0; b < kGemmBuckets; ++b) pick(op, b);
+    };
     auto log = [&](const std::string& m) {
         if (options.verbose) options.log(m);
     };
     if (backend_request != "auto") {
         const auto& be = backend_named(backend_request);
-        for (std::size_t op = 0; op < 2; ++op)
-            for (std::size_t b = 0; b < kGemmBuckets; ++b) {
-                chosen_[op][b] = &be;
-                why_[op][b] = backend_request_source == "NEUROPERF_BLAS"
-                                  ? fmt::format("NEUROPERF_BLAS={}", backend_request)
-                                  : fmt::format("requested backend \"{}\"", backend_request);
-            }
+        std::string why = backend_request_source == "NEUROPERF_BLAS" ? fmt::format("NEUROPERF_BLAS={}", backend_request)
+                                                                     : fmt::format("requested backend \"{}\"", backend_request);
+        fill([&](std::size_t op, std::size_t b) { c->backend[op][b] = &be, c->why[op][b] = why; });
     } else if (!options.calibrate) {
         const blas::Backend* first = nullptr;
         for (const char* name : {"mkl", "openblas", "blis", "builtin"})
             if (!first) first = registry_.find(name);
-        for (std::size_t op = 0; op < 2; ++op)
-            for (std::size_t b = 0; b < kGemmBuckets; ++b) {
-                chosen_[op][b] = first;
-                why_[op][b] = fmt::format("uncalibrated: first present in the order mkl, openblas, blis, builtin");
-            }
+        fill([&](std::size_t op, std::size_t b) {
+            c->backend[op][b] = first;
+            c->why[op][b] = "uncalibrated: first present in the order mkl, openblas, blis, builtin";
+        });
     } else {
         auto file = options.cache_dir / "blas-calibration.json";
         auto key = blas::calibration_key(registry_, t);
         std::optional<blas::Calibration> cal;
         if (!force) cal = blas::load_calibration(file, key, registry_);
         if (cal) {
-            log(fmt::format("calibration loaded from {}", file.string()));
+            log(fmt::format("calibration for {} thread(s) loaded from {}", t, file.string()));
         } else {
             log(fmt::format("calibrating BLAS backends at {} thread(s)...", t));
             cal = blas::measure_calibration(registry_, t);
@@ -101,31 +92,45 @@ void ContextImpl::calibrate(bool force) const {
                 log(fmt::format("calibration not cached: {}", e.what()));
             }
         }
-        fill_choices_from(*cal);
+        fill([&](std::size_t op, std::size_t b) {
+            c->backend[op][b] = &backend_named(cal->best[op][b]);
+            c->why[op][b] = cal->why[op][b];
+        });
     }
-    calibrated_threads_ = t;
-    ready_.store(true, std::memory_order_release);
+    return c;
 }
 
-void ContextImpl::ensure_choices() const {
-    if (!ready_.load(std::memory_order_acquire) || calibrated_threads_ != threads.load(std::memory_order_relaxed)) {
-        if (ready_.load() && calibrated_threads_ != threads.load()) ready_.store(false);
-        if (!ready_.load()) calibrate(false);
-    }
-}
-
-const blas::Backend& ContextImpl::backend_for(BlasOp op, int bucket) const {
-    ensure_choices();
-    return *chosen_[static_cast<std::size_t>(op)][static_cast<std::size_t>(bucket)];
-}
-
-std::vector<BackendChoice> ContextImpl::choices() const {
-    ensure_choices();
+const ContextImpl::Choices& ContextImpl::choices_for(int threads) const {
+    auto slot = static_cast<std::size_t>(std::clamp(threads, 1, kThreadSlots - 1));
+    if (const Choices* c = slots_[slot].load(std::memory_order_acquire)) return *c;
     std::lock_guard lock(mutex_);
+    if (const Choices* c = slots_[slot].load(std::memory_order_acquire)) return *c;  // lost the race
+    owned_.push_back(make_choices(threads, false));
+    slots_[slot].store(owned_.back().get(), std::memory_order_release);
+    return *owned_.back();
+}
+
+void ContextImpl::calibrate(int threads, bool force) const {
+    if (!force) {
+        choices_for(threads);
+        return;
+    }
+    auto slot = static_cast<std::size_t>(std::clamp(threads, 1, kThreadSlots - 1));
+    std::lock_guard lock(mutex_);
+    owned_.push_back(make_choices(threads, true));
+    slots_[slot].store(owned_.back().get(), std::memory_order_release);
+}
+
+const blas::Backend& ContextImpl::backend_for(BlasOp op, int bucket, int threads) const {
+    return *choices_for(threads).backend[static_cast<std::size_t>(op)][static_cast<std::size_t>(bucket)];
+}
+
+std::vector<BackendChoice> ContextImpl::choices(int threads) const {
+    const Choices& c = choices_for(threads);
     std::vector<BackendChoice> out;
     for (std::size_t op = 0; op < 2; ++op)
         for (std::size_t b = 0; b < kGemmBuckets; ++b)
-            out.push_back({static_cast<BlasOp>(op), static_cast<int>(b), chosen_[op][b]->info.name, why_[op][b]});
+            out.push_back({static_cast<BlasOp>(op), static_cast<int>(b), c.backend[op][b]->info.name, c.why[op][b]});
     return out;
 }
 
@@ -167,13 +172,14 @@ std::vector<BackendInfo> Context::backends() const {
     return out;
 }
 
-std::vector<BackendChoice> Context::choices() const { return impl_->choices(); }
-void Context::calibrate(bool force) const { impl_->calibrate(force); }
+std::vector<BackendChoice> Context::choices() const { return impl_->choices(num_threads()); }
+void Context::calibrate(bool force) const { impl_->calibrate(num_threads(), force); }
 
 template <class T>
 GemmKernel<T> Context::gemm(index_t m, index_t n, index_t k, int threads) const {
-    const auto& be = impl_->backend_for(gemm_op<T>(), gemm_bucket(m, n, k));
-    return {be.template gemm<T>(), &be, be.info.name.c_str(), threads > 0 ? threads : num_threads()};
+    int t = threads > 0 ? threads : num_threads();
+    const auto& be = impl_->backend_for(gemm_op<T>(), gemm_bucket(m, n, k), t);
+    return {be.template gemm<T>(), &be, be.info.name.c_str(), t};
 }
 
 template <class T>
