@@ -117,16 +117,19 @@ void* open_backend(const Candidate& cand, std::string& path, std::string& reason
     for (const auto& t : tries) {
         bool is_path = t.find('/') != std::string::npos;
         if (is_path && !std::filesystem::exists(t)) continue;
+        // Open the file itself, not a symlink to it: MKL finds its layer libraries beside the
+        // path it was opened by.
+        std::string target = t;
+        if (is_path) {
+            std::error_code ec;
+            auto canon = std::filesystem::canonical(t, ec);
+            if (!ec) target = canon.string();
+        }
         dlerror();
-        if (void* h = dlopen(t.c_str(), dlopen_flags(cand.name))) {
-            path = t;
-            if (is_path) {
-                std::error_code ec;
-                auto canon = std::filesystem::canonical(t, ec);
-                if (!ec) path = canon.string();
-            } else if (Dl_info info{}; dladdr(dlsym(h, "cblas_sgemm"), &info) && info.dli_fname) {
+        if (void* h = dlopen(target.c_str(), dlopen_flags(cand.name))) {
+            path = target;
+            if (Dl_info info{}; !is_path && dladdr(dlsym(h, "cblas_sgemm"), &info) && info.dli_fname)
                 path = info.dli_fname;
-            }
             return h;
         }
         const char* e = dlerror();
@@ -177,6 +180,21 @@ bool bind_cblas(Backend& be, bool int64) {
 }
 
 void load_mkl(Backend& be) {
+    // libmkl_rt loads its core and threading layers on the first call and exits the process if
+    // they are missing: check they are beside it before calling anything.
+    auto dir = std::filesystem::path(be.info.path).parent_path();
+    bool core = false, gnu = false;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        auto name = entry.path().filename().string();
+        core = core || name.rfind("libmkl_core.so", 0) == 0;
+        gnu = gnu || name.rfind("libmkl_gnu_thread.so", 0) == 0;
+    }
+    if (!core || !gnu) {
+        be.info.reason = fmt::format("{} has no {} beside it (MKL would abort the process on first use)",
+                                     be.info.path, !core ? "libmkl_core" : "libmkl_gnu_thread (GNU OpenMP layer)");
+        return;
+    }
     // The GNU threading layer runs MKL on libgomp, the runtime our OpenMP code uses: one pool.
     if (auto set_layer = sym<int (*)(int)>(be.handle, "MKL_Set_Threading_Layer")) {
         constexpr int kMklThreadingGnu = 3;

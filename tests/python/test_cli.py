@@ -78,3 +78,25 @@ def test_bench_unknown_suite_lists_the_suites():
     r = run("bench", "--suite", "nope", check=False)
     assert r.returncode != 0
     assert "gemm" in (r.stderr + r.stdout)
+
+
+def test_an_mkl_without_its_layers_is_skipped_not_fatal(tmp_path):
+    """libmkl_rt exits the process when its core library is missing: we must detect that first."""
+    rt = sorted((ROOT / ".venv" / "lib").glob("libmkl_rt.so.*"))
+    if not rt:
+        pytest.skip("the mkl wheel is not installed in .venv")
+    lonely = tmp_path / rt[0].name
+    lonely.write_bytes(rt[0].read_bytes())
+    out = json.loads(run("info", "--json", env={"NEUROPERF_MKL_LIBRARY": str(lonely),
+                                                 "NEUROPERF_CACHE_DIR": str(tmp_path / "cache")}).stdout)
+    mkl = next(b for b in out["backends"] if b["name"] == "mkl")
+    assert not mkl["available"] and "libmkl_core" in mkl["reason"]
+
+
+def test_a_broken_library_file_is_skipped(tmp_path):
+    bad = tmp_path / "libopenblas.so.0"
+    bad.write_bytes(b"\x7fELF not really a library")
+    out = json.loads(run("info", "--json", env={"NEUROPERF_OPENBLAS_LIBRARY": str(bad),
+                                                 "NEUROPERF_CACHE_DIR": str(tmp_path / "cache")}).stdout)
+    ob = next(b for b in out["backends"] if b["name"] == "openblas")
+    assert not ob["available"] and ob["reason"]
