@@ -112,34 +112,38 @@ std::pair<std::string, std::string> split_name(const std::string& name) {
     return {key, impl};
 }
 
+// One block per (op, params), the implementations of each block together (peers included),
+// with each row's speed as a percentage of the block's fastest.
 void print_table(const std::vector<nlohmann::json>& rows) {
-    // Best time per (op, params) for the "vs best" column.
+    auto run_of = [](const nlohmann::json& r) { return r.value("run_name", r.value("name", "")); };
     std::map<std::string, double> best;
+    std::vector<std::string> keys;
+    std::map<std::string, std::vector<const nlohmann::json*>> blocks;
+    std::size_t w = 9;
     for (const auto& r : rows) {
+        auto key = split_name(run_of(r)).first;
+        if (!blocks.count(key)) keys.push_back(key);
+        blocks[key].push_back(&r);
+        w = std::max(w, run_of(r).size());
         if (r.value("error_occurred", false)) continue;
         double s = to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
-        auto key = split_name(r.value("name", "")).first;
         if (!best.count(key) || s < best[key]) best[key] = s;
     }
-    std::size_t w = 9;
-    for (const auto& r : rows) w = std::max(w, r.value("run_name", r.value("name", "")).size());
     std::cout << fmt::format("{:<{}}  {:>11}  {:>9}  {:>8}  {}\n", "benchmark", w, "time", "GFLOP/s", "vs best", "note");
     std::cout << std::string(w + 50, '-') << '\n';
-    std::string last_key;
-    for (const auto& r : rows) {
-        std::string name = r.value("run_name", r.value("name", ""));
-        auto key = split_name(name).first;
-        if (!last_key.empty() && key != last_key && split_name(last_key).first.substr(0, 5) != key.substr(0, 5))
-            std::cout << '\n';
-        last_key = key;
-        if (r.value("error_occurred", false)) {
-            std::cout << fmt::format("{:<{}}  ERROR {}\n", name, w, r.value("error_message", ""));
-            continue;
+    for (std::size_t b = 0; b < keys.size(); ++b) {
+        if (b) std::cout << '\n';
+        for (const auto* r : blocks[keys[b]]) {
+            std::string name = run_of(*r);
+            if (r->value("error_occurred", false)) {
+                std::cout << fmt::format("{:<{}}  ERROR {}\n", name, w, r->value("error_message", ""));
+                continue;
+            }
+            double s = to_seconds(r->value("real_time", 0.0), r->value("time_unit", "ns"));
+            std::string gf = r->contains("GFLOPS") ? fmt::format("{:.2f}", (*r)["GFLOPS"].get<double>()) : "";
+            std::cout << fmt::format("{:<{}}  {:>11}  {:>9}  {:>7.0f}%  {}\n", name, w, format_time(s), gf,
+                                     100.0 * best[keys[b]] / s, r->value("label", ""));
         }
-        double s = to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
-        std::string gf = r.contains("GFLOPS") ? fmt::format("{:.2f}", r["GFLOPS"].get<double>()) : "";
-        std::cout << fmt::format("{:<{}}  {:>11}  {:>9}  {:>7.0f}%  {}\n", name, w, format_time(s), gf,
-                                 100.0 * best[key] / s, r.value("label", ""));
     }
 }
 
@@ -184,6 +188,17 @@ int run_bench(const BenchOptions& options) {
     Context ctx = default_context();
     int threads = options.threads > 0 ? options.threads : ctx.num_threads();
     Suite suite = make_suite(options.suite, options.quick, threads, ctx);
+    if (!options.filter.empty()) {
+        std::regex re;
+        try {
+            re = std::regex(options.filter);
+        } catch (const std::regex_error& e) {
+            throw ValueError(fmt::format("--filter: expected a regular expression, got \"{}\" ({})", options.filter, e.what()));
+        }
+        std::erase_if(suite.cases, [&](const BenchCase& c) { return !std::regex_search(c.name, re); });
+        if (suite.cases.empty())
+            throw ValueError(fmt::format("--filter: no benchmark of suite {} matches \"{}\"", options.suite, options.filter));
+    }
     double min_time = options.min_time > 0 ? options.min_time : suite.min_time;
 
     std::cout << fmt::format("neuroperf {} bench --suite {}{}: {} benchmarks, threads 1..{}, min time {} s, {} repetition(s)\n",
@@ -259,7 +274,9 @@ int run_bench(const BenchOptions& options) {
                                          "scripts/setup --with-peers.\n", p.script, rc);
                 continue;
             }
-            for (auto& r : pj["benchmarks"]) doc["benchmarks"].push_back(r);
+            for (auto& r : pj["benchmarks"])
+                if (options.filter.empty() || std::regex_search(r.value("name", ""), std::regex(options.filter)))
+                    doc["benchmarks"].push_back(r);
         }
     }
     doc["context"]["neuroperf_version"] = version();

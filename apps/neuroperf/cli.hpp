@@ -28,6 +28,7 @@ struct BenchOptions {
     bool peers = false;
     bool plot = true;
     double min_time = 0;  ///< seconds per benchmark; 0 = suite default
+    std::string filter;   ///< regular expression: run only the matching benchmarks (and peers' rows)
 };
 int run_bench(const BenchOptions& options);
 

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     bench_cmd->add_flag("!--no-plot", bench.plot, "Do not draw the plots");
     bench_cmd->add_option("--min-time", bench.min_time, "Seconds per benchmark (default: the suite's)")
         ->check(CLI::NonNegativeNumber);
+    bench_cmd->add_option("--filter", bench.filter, "Run only the benchmarks whose name matches this regular expression");
 
     CLI11_PARSE(app, argc, argv);
     try {

@@ -139,10 +139,11 @@ std::vector<BackendChoice> ContextImpl::choices(int threads) const {
 const char* blas_op_name(BlasOp op) { return op == BlasOp::sgemm ? "sgemm" : "dgemm"; }
 
 int gemm_bucket(index_t m, index_t n, index_t k) {
-    // Cube root of m·n·k compared through cubes, in long double to avoid overflow.
-    long double v = static_cast<long double>(m) * static_cast<long double>(n) * static_cast<long double>(k);
+    // Cube root of m·n·k compared through cubes; double holds the product without overflow and
+    // exactly below 2^53, far beyond the last edge.
+    double v = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
     for (int b = 0; b < kGemmBuckets - 1; ++b) {
-        long double e = static_cast<long double>(kGemmBucketEdges[b]);
+        auto e = static_cast<double>(kGemmBucketEdges[b]);
         if (v <= e * e * e) return b;
     }
     return kGemmBuckets - 1;

@@ -80,15 +80,20 @@ class CallScope {
 public:
     CallScope(const MKLConfig& cfg, int threads, double work) : ftz_(cfg.enable_fast_math) {
         if (threads > 1 && work >= kTeamSetupMinWork) prepare_workers(ftz_, cfg.thread_affinity, threads);
+        // LDMXCSR is slow (it dominates a small call): write the register only on a change.
         saved_csr_ = _mm_getcsr();
-        _mm_setcsr(ftz_ ? (saved_csr_ | kFtzDaz) : (saved_csr_ & ~kFtzDaz));
+        unsigned want = ftz_ ? (saved_csr_ | kFtzDaz) : (saved_csr_ & ~kFtzDaz);
+        changed_ = want != saved_csr_;
+        if (changed_) _mm_setcsr(want);
     }
-    ~CallScope() { _mm_setcsr(saved_csr_); }
+    ~CallScope() {
+        if (changed_) _mm_setcsr(saved_csr_);
+    }
     CallScope(const CallScope&) = delete;
     CallScope& operator=(const CallScope&) = delete;
 
 private:
-    bool ftz_;
+    bool ftz_, changed_ = false;
     unsigned saved_csr_ = 0;
 };
 
