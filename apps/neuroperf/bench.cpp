@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -167,6 +168,8 @@ std::string python_executable() {
 }
 
 int spawn_and_wait(const std::vector<std::string>& argv, const std::filesystem::path& stdout_file) {
+    std::cout << std::flush;  // the child writes to the same terminal: keep the order
+    std::fflush(stdout);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     if (!stdout_file.empty())

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_support.hpp"
 #include "blas/calibration.hpp"
 #include "blas/registry.hpp"
 #include "neuroperf/blas.hpp"
@@ -25,42 +26,12 @@
 
 namespace fs = std::filesystem;
 using namespace neuroperf;
+using neuroperf::test_support::EnvGuard;
+using neuroperf::test_support::TempDir;
 
 namespace {
 
-class EnvGuard {
-public:
-    explicit EnvGuard(const char* name) : name_(name) {
-        if (const char* v = std::getenv(name)) old_ = v;
-    }
-    void set(const std::string& v) { ::setenv(name_.c_str(), v.c_str(), 1); }
-    void unset() { ::unsetenv(name_.c_str()); }
-    ~EnvGuard() {
-        if (old_) ::setenv(name_.c_str(), old_->c_str(), 1);
-        else ::unsetenv(name_.c_str());
-    }
 
-private:
-    std::string name_;
-    std::optional<std::string> old_;
-};
-
-class TempDir {
-public:
-    TempDir() {
-        std::string t = (fs::temp_directory_path() / "np-blas-XXXXXX").string();
-        if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-        path_ = t;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 ContextOptions quiet_opts() {
     ContextOptions o;

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_support.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/cpu.hpp"
 #include "neuroperf/error.hpp"
@@ -26,25 +27,11 @@
 
 namespace fs = std::filesystem;
 using namespace neuroperf;
+using neuroperf::test_support::EnvGuard;
+using neuroperf::test_support::TempDir;
 
 namespace {
 
-class TempDir {
-public:
-    TempDir() {
-        std::string t = (fs::temp_directory_path() / "np-opt-XXXXXX").string();
-        if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-        path_ = t;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
 
 ContextOptions quiet_opts() {
     ContextOptions o;
