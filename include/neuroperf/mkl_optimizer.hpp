@@ -9,8 +9,14 @@
 #include <string>
 #include <vector>
 
+#include <cstdint>
+
 #include "neuroperf/array.hpp"
 #include "neuroperf/context.hpp"
+#include "neuroperf/convolution.hpp"
+#include "neuroperf/reservoir.hpp"
+#include "neuroperf/sparse.hpp"
+#include "neuroperf/spectral.hpp"
 
 namespace neuroperf {
 
@@ -106,6 +112,72 @@ public:
     Array<T> vector_tanh(ArrayView<const T> x) const;
     template <class T>
     Array<T> vector_exp(ArrayView<const T> x) const;
+
+    // --- Spike convolution (docs/guide/convolution.md) -------------------------------------
+    /// Each channel of `spike_trains` (1-D time, or 2-D with options.time_axis) convolved with
+    /// `kernel` exactly as numpy.convolve(train, kernel, mode), mode "full" | "same" | "valid"
+    /// (numpy's rules when the kernel is longer than the signal). The algorithm (direct, event
+    /// scatter, FFT, recursive IIR for families) comes from a documented cost model.
+    template <class T>
+    Array<T> optimize_spike_convolution(ArrayView<const T> spike_trains, ArrayView<const T> kernel,
+                                        const std::string& mode = "valid",
+                                        const ConvolutionOptions& options = {}) const;
+    template <class T>
+    Array<T> optimize_spike_convolution(ArrayView<const T> spike_trains, const SpikeKernel& kernel,
+                                        const std::string& mode = "valid",
+                                        const ConvolutionOptions& options = {}) const;
+
+    // --- Reservoir updates (docs/guide/reservoir.md) -------------------------------------
+    /// One step x' = (1 − a)·x + a·f(W_in·u + W·x + b): state (N), W_in (N × D), W (N × N dense
+    /// or CSR), u (D). Returns the new state.
+    template <class T>
+    Array<T> optimize_reservoir_update(ArrayView<const T> reservoir_state, ArrayView<const T> input_weights,
+                                       ArrayView<const T> reservoir_weights, ArrayView<const T> input_spikes,
+                                       const ReservoirOptions<T>& options = {}) const;
+    template <class T>
+    Array<T> optimize_reservoir_update(ArrayView<const T> reservoir_state, ArrayView<const T> input_weights,
+                                       const CsrMatrix<T>& reservoir_weights, ArrayView<const T> input_spikes,
+                                       const ReservoirOptions<T>& options = {}) const;
+    /// The same step in place (no allocation per call once warm).
+    template <class T>
+    void reservoir_update_inplace(ArrayView<T> reservoir_state, ArrayView<const T> input_weights,
+                                  ArrayView<const T> reservoir_weights, ArrayView<const T> input_spikes,
+                                  const ReservoirOptions<T>& options = {}) const;
+    template <class T>
+    void reservoir_update_inplace(ArrayView<T> reservoir_state, ArrayView<const T> input_weights,
+                                  const CsrMatrix<T>& reservoir_weights, ArrayView<const T> input_spikes,
+                                  const ReservoirOptions<T>& options = {}) const;
+    /// States (T × N) for inputs (T × D) from state0 (N): W_in·Uᵀ for the whole sequence in one
+    /// GEMM, then fused recurrent steps.
+    template <class T>
+    Array<T> run_reservoir(ArrayView<const T> state0, ArrayView<const T> input_weights,
+                           ArrayView<const T> reservoir_weights, ArrayView<const T> inputs,
+                           const ReservoirOptions<T>& options = {}) const;
+    template <class T>
+    Array<T> run_reservoir(ArrayView<const T> state0, ArrayView<const T> input_weights,
+                           const CsrMatrix<T>& reservoir_weights, ArrayView<const T> inputs,
+                           const ReservoirOptions<T>& options = {}) const;
+
+    // --- Batch processing (docs/guide/batch.md) ------------------------------------------
+    /// spike_batches (B × N, 0/1 or real) · W (N × M) -> B × M, by dense GEMM or event-driven
+    /// accumulation of the active rows of W, whichever the calibrated crossover density says.
+    template <class T>
+    Array<T> optimize_batch_processing(ArrayView<const T> spike_batches, ArrayView<const T> weight_matrix) const;
+    /// Batches given as lists of active input indices (each in [0, N)).
+    template <class T>
+    Array<T> optimize_batch_processing(const std::vector<std::vector<std::int32_t>>& spike_indices,
+                                       ArrayView<const T> weight_matrix) const;
+
+    // --- Eigenvalues (docs/guide/spectral.md) --------------------------------------------
+    /// All eigenvalues (and eigenvectors) of a square dense matrix: LAPACK geev through the
+    /// backend registry (syevd when symmetric), Eigen when no LAPACK is present.
+    template <class T>
+    EigenResult optimize_eigenvalue_computation(ArrayView<const T> matrix, bool compute_eigenvectors = false) const;
+    /// max |λ| of a square matrix, verified (see SpectralRadius); never an unverified value.
+    template <class T>
+    SpectralRadius spectral_radius(ArrayView<const T> matrix, double rel_tol = 1e-6) const;
+    template <class T>
+    SpectralRadius spectral_radius(const CsrMatrix<T>& matrix, double rel_tol = 1e-6) const;
 
     /// Times sgemm and dgemm of n×n matrices for each n, median of `num_iterations` calls, on
     /// the chosen backend ("optimized") against the builtin GEMM ("baseline"). `output_path`

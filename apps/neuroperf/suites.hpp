@@ -1,0 +1,13 @@
+// Suites of the MKL optimizer kernels, one source file each (suite_<name>.cpp).
+#pragma once
+
+#include "cli.hpp"
+
+namespace neuroperf::cli {
+
+Suite make_conv_suite(bool quick, int threads, const Context& ctx);
+Suite make_reservoir_suite(bool quick, int threads, const Context& ctx);
+Suite make_batch_suite(bool quick, int threads, const Context& ctx);
+Suite make_eigen_suite(bool quick, int threads, const Context& ctx);
+
+}  // namespace neuroperf::cli
