@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
+#include "suites.hpp"
 #include "neuroperf/array.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
@@ -98,7 +99,7 @@ std::vector<int> thread_list(int threads) {
 
 }  // namespace
 
-std::vector<std::string> suite_names() { return {"gemm", "quick"}; }
+std::vector<std::string> suite_names() { return {"gemm", "conv", "reservoir", "batch", "eigen", "quick"}; }
 
 Suite make_suite(const std::string& name, bool quick, int threads, const Context& ctx) {
     Suite s;
@@ -119,10 +120,22 @@ Suite make_suite(const std::string& name, bool quick, int threads, const Context
         add_gemm_rows<float>(s, ctx, sizes, thread_list(threads));
         add_gemm_rows<double>(s, ctx, {256}, {1});
         add_numpy_peer(s, sizes, thread_list(threads), "float32", s.min_time);
+        for (auto make : {&make_conv_suite, &make_reservoir_suite, &make_batch_suite, &make_eigen_suite}) {
+            Suite part = make(true, threads, ctx);
+            s.cases.insert(s.cases.end(), part.cases.begin(), part.cases.end());
+            s.peers.insert(s.peers.end(), part.peers.begin(), part.peers.end());
+        }
+    } else if (name == "conv") {
+        s = make_conv_suite(quick, threads, ctx);
+    } else if (name == "reservoir") {
+        s = make_reservoir_suite(quick, threads, ctx);
+    } else if (name == "batch") {
+        s = make_batch_suite(quick, threads, ctx);
+    } else if (name == "eigen") {
+        s = make_eigen_suite(quick, threads, ctx);
     } else {
         throw ValueError(fmt::format("suite: expected one of {}, got \"{}\"", fmt::join(suite_names(), ", "), name));
     }
-    (void)quick;
     return s;
 }
 

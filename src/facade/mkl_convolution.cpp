@@ -1,0 +1,192 @@
+// MKLOptimizer::optimize_spike_convolution: argument checks, numpy's mode rules, the cost model's
+// choice and dispatch to the kernels in kernels/convolution.
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kernels/convolution.hpp"
+#include "neuroperf/mkl_optimizer.hpp"
+
+namespace neuroperf {
+namespace {
+
+using kernels::ConvAlgorithm;
+using kernels::ConvMode;
+
+SpikeKernel make_family(SpikeKernel::Family family, const char* name, double tau, double dt, index_t length) {
+    if (!(tau > 0) || !std::isfinite(tau))
+        throw ValueError(fmt::format("{}: tau: expected a finite value > 0, got {}", name, tau));
+    if (!(dt > 0) || !std::isfinite(dt))
+        throw ValueError(fmt::format("{}: dt: expected a finite value > 0, got {}", name, dt));
+    if (length < 0) throw ValueError(fmt::format("{}: length: expected >= 0 (0 = automatic), got {}", name, length));
+    return SpikeKernel{family, tau, dt, length};
+}
+
+ConvMode parse_mode(const std::string& mode) {
+    if (mode == "full") return ConvMode::full;
+    if (mode == "same") return ConvMode::same;
+    if (mode == "valid") return ConvMode::valid;
+    throw ValueError(fmt::format("mode: expected one of \"full\", \"same\", \"valid\", got \"{}\"", mode));
+}
+
+// Empty = auto.
+std::optional<ConvAlgorithm> parse_algorithm(const std::string& name, bool family) {
+    if (name == "auto") return std::nullopt;
+    if (name == "direct") return ConvAlgorithm::direct;
+    if (name == "event") return ConvAlgorithm::event;
+    if (name == "fft") {
+        if (!kernels::fft_available())
+            throw NotBuiltError("ConvolutionOptions.algorithm \"fft\": neuroperf was built without FFTW "
+                                "(configure with -DNEUROPERF_WITH_FFTW=ON)");
+        return ConvAlgorithm::fft;
+    }
+    if (name == "iir") {
+        if (!family)
+            throw ValueError("ConvolutionOptions.algorithm \"iir\": needs a kernel family (ExponentialKernel or "
+                             "AlphaKernel), got kernel taps");
+        return ConvAlgorithm::iir;
+    }
+    throw ValueError(fmt::format("ConvolutionOptions.algorithm: expected one of \"auto\", \"direct\", \"event\", "
+                                 "\"fft\", \"iir\", got \"{}\"", name));
+}
+
+// The input as a batch of channels plus the output array laid out like it.
+template <class T>
+struct Prepared {
+    kernels::ConvBatch<T> batch;
+    kernels::ConvGeometry geometry;
+    Array<T> out;
+};
+
+template <class T>
+Prepared<T> prepare(ArrayView<const T> x, index_t k, ConvMode mode, const ConvolutionOptions& options) {
+    if (x.rank() != 1 && x.rank() != 2)
+        throw ShapeError(fmt::format("spike_trains: expected a rank-1 (time) or rank-2 (channels × time) array, got "
+                                     "shape {}", x.layout().shape_string()));
+    int axis = options.time_axis;
+    if (x.rank() == 1 ? (axis != -1 && axis != 0) : (axis < -1 || axis > 1))
+        throw ValueError(fmt::format("ConvolutionOptions.time_axis: expected {} for a rank-{} input, got {}",
+                                     x.rank() == 1 ? "-1 or 0" : "-1, 0 or 1", x.rank(), axis));
+    int t_axis = x.rank() == 1 ? 0 : (axis == -1 ? 1 : axis);
+    index_t n = x.shape(t_axis);
+    if (n == 0) throw ValueError(fmt::format("spike_trains: expected at least one time step, got shape {}",
+                                             x.layout().shape_string()));
+    if (k == 0) throw ValueError("kernel: expected at least one tap, got an empty kernel");
+    Prepared<T> p;
+    p.geometry = kernels::conv_geometry(mode, n, k);
+    index_t len = p.geometry.out_len;
+    auto& b = p.batch;
+    b.x = x.data();
+    b.x_ts = x.stride(t_axis);
+    if (x.rank() == 1) {
+        p.out = Array<T>({len});
+        b.channels = 1;
+        b.o_ts = 1;
+    } else {
+        int c_axis = 1 - t_axis;
+        index_t channels = x.shape(c_axis);
+        b.channels = channels;
+        b.x_cs = x.stride(c_axis);
+        if (t_axis == 1) {
+            p.out = Array<T>({channels, len});
+            b.o_cs = len, b.o_ts = 1;
+        } else {
+            p.out = Array<T>({len, channels});
+            b.o_cs = 1, b.o_ts = channels;
+        }
+    }
+    b.out = p.out.data();
+    b.out_zeroed = true;  // Array's constructor zero-initialises
+    return p;
+}
+
+// `taps` holds the kernel's taps, or is filled from `family` when the chosen algorithm needs them
+// (the recursive filter does not: a long family never materialises its taps then).
+template <class T>
+void run(const MKLOptimizer& opt, Prepared<T>& p, std::vector<T>& taps, const SpikeKernel* family,
+         const std::string& mode, const ConvolutionOptions& options) {
+    if (p.batch.channels == 0) return;
+    auto forced = parse_algorithm(options.algorithm, family != nullptr);
+    const auto& g = p.geometry;
+    kernels::ConvProblem prob;
+    prob.n = g.n, prob.k = g.k, prob.channels = p.batch.channels;
+    prob.mode = parse_mode(mode);
+    prob.is_double = std::is_same_v<T, double>;
+    prob.family = family != nullptr;
+    prob.alpha = family && family->family == SpikeKernel::Family::alpha;
+    prob.fft_available = kernels::fft_available();
+    prob.density = forced ? 1.0 : kernels::sample_density(p.batch, g.n);
+    ConvAlgorithm algo = forced ? *forced : kernels::choose_conv_algorithm(prob);
+    int threads = opt.num_threads();
+    if (opt.config().verbose) {
+        auto cost = kernels::conv_costs(prob);
+        opt.context().log(fmt::format(
+            "spike_convolution {} ({} channel(s) × {} steps, {} taps{}, mode {}, density {:.3g}): algorithm {} ({}), "
+            "estimated µs/channel direct {:.3g}, event {:.3g}, fft {:.3g}, iir {:.3g}, up to {} thread(s)",
+            dtype_name(dtype_of<T>()), p.batch.channels, g.n, g.k,
+            family ? (family->family == SpikeKernel::Family::alpha ? " alpha" : " exponential") : "", mode,
+            prob.density, kernels::conv_algorithm_name(algo), forced ? "forced" : "cost model", cost[0] * 1e-3,
+            cost[1] * 1e-3, cost[2] * 1e-3, cost[3] * 1e-3, threads));
+    }
+    if (family && algo != ConvAlgorithm::iir) {
+        auto h = kernels::family_taps(*family, g.k);
+        taps.assign(h.begin(), h.end());
+    }
+    switch (algo) {
+        case ConvAlgorithm::direct: kernels::conv_direct(p.batch, taps.data(), g, threads); break;
+        case ConvAlgorithm::event: kernels::conv_event(p.batch, taps.data(), g, threads); break;
+        case ConvAlgorithm::fft: kernels::conv_fft(p.batch, taps.data(), g, threads); break;
+        case ConvAlgorithm::iir: kernels::conv_iir(p.batch, *family, g, threads); break;
+    }
+}
+
+}  // namespace
+
+SpikeKernel ExponentialKernel(double tau, double dt, index_t length) {
+    return make_family(SpikeKernel::Family::exponential, "ExponentialKernel", tau, dt, length);
+}
+
+SpikeKernel AlphaKernel(double tau, double dt, index_t length) {
+    return make_family(SpikeKernel::Family::alpha, "AlphaKernel", tau, dt, length);
+}
+
+template <class T>
+Array<T> MKLOptimizer::optimize_spike_convolution(ArrayView<const T> spike_trains, ArrayView<const T> kernel,
+                                                  const std::string& mode, const ConvolutionOptions& options) const {
+    ConvMode m = parse_mode(mode);
+    if (kernel.rank() != 1)
+        throw ShapeError(fmt::format("kernel: expected a rank-1 array of taps, got shape {}", kernel.layout().shape_string()));
+    Prepared<T> p = prepare(spike_trains, kernel.shape(0), m, options);
+    std::vector<T> taps(static_cast<std::size_t>(kernel.shape(0)));
+    for (index_t i = 0; i < kernel.shape(0); ++i) taps[static_cast<std::size_t>(i)] = kernel(i);
+    run<T>(*this, p, taps, nullptr, mode, options);
+    return std::move(p.out);
+}
+
+template <class T>
+Array<T> MKLOptimizer::optimize_spike_convolution(ArrayView<const T> spike_trains, const SpikeKernel& kernel,
+                                                  const std::string& mode, const ConvolutionOptions& options) const {
+    ConvMode m = parse_mode(mode);
+    SpikeKernel k = kernel;
+    k.length = kernels::family_length<T>(kernel);
+    Prepared<T> p = prepare(spike_trains, k.length, m, options);
+    std::vector<T> taps;
+    run<T>(*this, p, taps, &k, mode, options);
+    return std::move(p.out);
+}
+
+#define NEUROPERF_INSTANTIATE(T)                                                                                  \
+    template Array<T> MKLOptimizer::optimize_spike_convolution<T>(ArrayView<const T>, ArrayView<const T>,         \
+                                                                  const std::string&, const ConvolutionOptions&)  \
+        const;                                                                                                    \
+    template Array<T> MKLOptimizer::optimize_spike_convolution<T>(ArrayView<const T>, const SpikeKernel&,         \
+                                                                  const std::string&, const ConvolutionOptions&)  \
+        const;
+NEUROPERF_INSTANTIATE(float)
+NEUROPERF_INSTANTIATE(double)
+#undef NEUROPERF_INSTANTIATE
+
+}  // namespace neuroperf

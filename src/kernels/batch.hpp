@@ -1,0 +1,77 @@
+// Batch products spikes (B × N) · W (N × M) -> B × M: the event-driven kernel, the input
+// normalisation into per-batch event lists, and the pure choice between it and a dense GEMM.
+// Written once for float/double (explicit instantiations in batch.cpp).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "neuroperf/array.hpp"
+
+namespace neuroperf {
+class MKLOptimizer;
+}
+
+namespace neuroperf::kernels {
+
+enum class BatchPath : std::uint8_t { automatic, gemm, event };
+const char* batch_path_name(BatchPath p);  ///< "auto" | "gemm" | "event"
+
+/// Estimated seconds of each path on this machine (AMD EPYC Zen 4, AVX-512; constants measured
+/// as documented in docs/guide/batch.md) for B batch rows, N inputs, M outputs, nnz active
+/// (input, batch) pairs. Pure functions.
+double batch_gemm_seconds(index_t B, index_t N, index_t M, DType dtype, int threads);
+double batch_event_seconds(index_t B, index_t N, index_t M, index_t nnz, DType dtype, int threads);
+
+/// gemm or event (never automatic): event when its estimate is below the GEMM's. Pure.
+BatchPath choose_batch_path(index_t B, index_t N, index_t M, index_t nnz, DType dtype, int threads);
+
+/// Active inputs per batch row, CSR-like: batch b's events are [row_ptr[b], row_ptr[b+1]).
+/// unit = every value is exactly 1 (0/1 spikes, index lists): the kernel skips the multiply.
+template <class T>
+struct SpikeEvents {
+    index_t batches = 0;
+    index_t inputs = 0;  ///< N
+    std::vector<index_t> row_ptr;
+    std::vector<std::int32_t> index;
+    std::vector<T> value;  ///< empty when unit
+    bool unit = true;
+    index_t nnz() const { return static_cast<index_t>(index.size()); }
+};
+
+/// Events of a dense B × N view (any strides): every element != 0 (NaN included, so it
+/// propagates). Throws ShapeError naming "spike_batches" unless rank 2.
+template <class T>
+SpikeEvents<T> events_from_dense(ArrayView<const T> spikes);
+
+/// Events of index lists over N inputs; duplicates are kept (an index listed twice counts twice).
+/// Throws ValueError naming the batch and position of an index outside [0, N).
+template <class T>
+SpikeEvents<T> events_from_lists(const std::vector<std::vector<std::int32_t>>& lists, index_t inputs);
+
+/// Dense B × N array of the events (value-weighted; duplicates summed), for the GEMM path.
+template <class T>
+Array<T> events_to_dense(const SpikeEvents<T>& ev);
+
+/// out (B × M, any strides, no overlap with W) = Σ over the events of batch b of value·W[i, :],
+/// summed in event order (dense input: ascending i; index lists: list order), so each output
+/// element gets the same arithmetic whatever the thread count or tiling: bit-identical results.
+/// W (N × M) any strides (column stride 1 is the fast case). Parallel over (column tile, chunk
+/// of batch rows) with `threads` OpenMP threads. Cost: nnz·M additions, W's active rows read.
+template <class T>
+void event_batch_product(const SpikeEvents<T>& ev, ArrayView<const T> w, ArrayView<T> out, int threads);
+
+}  // namespace neuroperf::kernels
+
+namespace neuroperf::detail {
+
+/// MKLOptimizer::optimize_batch_processing with the path forced (tests, micro-benchmarks);
+/// BatchPath::automatic is the public behaviour.
+template <class T>
+Array<T> batch_processing(const MKLOptimizer& opt, ArrayView<const T> spike_batches, ArrayView<const T> weight_matrix,
+                          kernels::BatchPath path);
+template <class T>
+Array<T> batch_processing(const MKLOptimizer& opt, const std::vector<std::vector<std::int32_t>>& spike_indices,
+                          ArrayView<const T> weight_matrix, kernels::BatchPath path);
+
+}  // namespace neuroperf::detail

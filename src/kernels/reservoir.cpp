@@ -1,0 +1,409 @@
+// The fused reservoir step, written once for float/double and compiled twice per type: with the
+// baseline flags and, for x86-64 CPUs with AVX-512, inside functions carrying a target
+// attribute (the library is built without -march=native). The bodies are always_inline
+// templates, so each wrapper gets its own vectorised copy; the choice is made once per process.
+#include "kernels/reservoir.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <type_traits>
+
+#include <omp.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
+#define NP_INLINE [[gnu::always_inline]] inline
+
+namespace neuroperf::kernels {
+namespace {
+
+// ---- activations ----------------------------------------------------------------------------
+// exp on [-708, 708] in double: x = k·ln2 + r, |r| ≤ ln2/2, e^r by a polynomial of `Degree`
+// (12: relative error ≈ 2e-16; 8: ≈ 2e-10, "ep"). Branch-free and without calls (nearbyint,
+// int conversions) that the baseline ISA cannot vectorise: k comes from the round-to-nearest
+// "magic number" addition, 2^k from its low bits.
+template <int Degree>
+NP_INLINE double exp_reduced(double x) {
+    constexpr double log2e = 1.4426950408889634, ln2_hi = 6.93147180369123816490e-01,
+                     ln2_lo = 1.90821492927058770002e-10, magic = 6755399441055744.0;  // 1.5·2^52
+    constexpr double c[] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
+                            1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600};
+    double t = x * log2e + magic;
+    double kf = t - magic;
+    double r = (x - kf * ln2_hi) - kf * ln2_lo;
+    double p = c[Degree];
+    for (int d = Degree - 1; d >= 0; --d) p = p * r + c[d];
+    std::int64_t k = std::bit_cast<std::int64_t>(t) - std::bit_cast<std::int64_t>(magic);
+    return p * std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
+}
+
+// tanh(x) = sign(x)·(1 − 2/(e^{2|x|} + 1)); below 0.125 the odd Taylor series (7 terms: 3e-16)
+// avoids the cancellation. |x| ≥ 20 gives ±1 exactly as in double; NaN propagates.
+template <int Degree>
+NP_INLINE double tanh_fast(double x) {
+    constexpr double c[] = {1.0, -1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835, -1382.0 / 155925, 21844.0 / 6081075};
+    double a = x < 0 ? -x : x;
+    double ac = a > 20.0 ? 20.0 : a;
+    double e = exp_reduced<Degree>(2.0 * ac);
+    double big = 1.0 - 2.0 / (e + 1.0);
+    double a2 = ac * ac, s = c[6];
+    for (int i = 5; i >= 0; --i) s = s * a2 + c[i];
+    double r = ac < 0.125 ? ac * s : big;
+    r = std::copysign(r, x);
+    return x != x ? x : r;
+}
+
+// 1/(1 + e^{-x}) from e = e^{-|x|} (never overflows): 1/(1+e) for x ≥ 0, e/(1+e) below.
+// Below −708 the true value is subnormal (< 3e-308) and 0 is returned.
+template <int Degree>
+NP_INLINE double sigmoid_fast(double x) {
+    double a = x < 0 ? -x : x;
+    double e = exp_reduced<Degree>(-(a > 708.0 ? 708.0 : a));
+    double s = 1.0 / (1.0 + e);
+    double r = x < 0 ? (a > 708.0 ? 0.0 : e * s) : s;
+    return x != x ? x : r;
+}
+
+// The fast paths evaluate in double and round once: float results are within 1 ulp at every
+// precision (the polynomial's error is far below float's), so float never needs libm. Double
+// at "high" uses libm (glibc: ≤ 2 ulp); "low" uses degree 12 (≈ 1e-15 relative), "ep" degree 8
+// (≈ 2e-9 after tanh's cancellation near 0.125).
+template <int Degree>
+NP_INLINE void activation_loop(Activation f, std::int64_t n, double* z) {
+    switch (f) {
+        case Activation::identity: return;
+        case Activation::relu:
+#pragma omp simd
+            for (std::int64_t i = 0; i < n; ++i) z[i] = z[i] < 0.0 ? 0.0 : z[i];  // NaN stays NaN
+            return;
+        case Activation::tanh:
+#pragma omp simd
+            for (std::int64_t i = 0; i < n; ++i) z[i] = tanh_fast<Degree>(z[i]);
+            return;
+        case Activation::sigmoid:
+#pragma omp simd
+            for (std::int64_t i = 0; i < n; ++i) z[i] = sigmoid_fast<Degree>(z[i]);
+            return;
+    }
+}
+
+// Activation on a block of pre-activations held in double (exact for float sums, so float
+// results are f rounded once).
+template <class T>
+NP_INLINE void activation_block(Activation f, Precision p, std::int64_t n, double* z) {
+    if (std::is_same_v<T, double> && p == Precision::high && (f == Activation::tanh || f == Activation::sigmoid)) {
+        for (std::int64_t i = 0; i < n; ++i) {
+            double x = z[i];
+            if (f == Activation::tanh) {
+                z[i] = std::tanh(x);
+            } else {
+                double e = std::exp(-std::fabs(x));
+                z[i] = x < 0 ? e / (1.0 + e) : 1.0 / (1.0 + e);
+            }
+        }
+        return;
+    }
+    // Float needs ≪ 2^-24 relative before its one rounding: degree 8 (≈ 2e-9) is enough.
+    if (std::is_same_v<T, float> || p == Precision::ep) activation_loop<8>(f, n, z);
+    else activation_loop<12>(f, n, z);
+}
+
+// ---- row sums -------------------------------------------------------------------------------
+// Lanes per partial-sum vector: two 64-byte registers. The order of the additions depends only
+// on the row length (never on alignment or threads), so results are reproducible.
+template <class T>
+inline constexpr int kLanes = 128 / static_cast<int>(sizeof(T));
+
+template <class T>
+NP_INLINE T reduce_lanes(T* acc) {
+    for (int w = kLanes<T> / 2; w >= 1; w /= 2)
+        for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+    return acc[0];
+}
+
+template <class T>
+NP_INLINE T dot_contiguous(std::int64_t n, const T* a, const T* b) {
+    constexpr int L = kLanes<T>;
+    T acc[L] = {};
+    std::int64_t j = 0;
+    for (; j + L <= n; j += L) {
+#pragma omp simd
+        for (int l = 0; l < L; ++l) acc[l] += a[j + l] * b[j + l];
+    }
+    T s = reduce_lanes<T>(acc);
+    for (; j < n; ++j) s += a[j] * b[j];
+    return s;
+}
+
+// Row of a CSR matrix times x in a fixed order. Long rows: 64-byte lanes of gathered products
+// (AVX-512 gathers: 2× faster than scalar loads at 200 and 1000 entries per row, measured on
+// Zen 4); the rest, and short rows, in four independent chains (2× faster than one chain or
+// eight at 5 entries per row).
+template <class T>
+NP_INLINE T dot_csr(std::int64_t lo, std::int64_t hi, const std::int32_t* col, const T* val, const T* x) {
+    constexpr int L = kLanes<T> / 2;
+    T s = T(0);
+    std::int64_t e = lo;
+    if (hi - lo >= L) {
+        T acc[L] = {};
+        for (; e + L <= hi; e += L) {
+#pragma omp simd
+            for (int l = 0; l < L; ++l) acc[l] += val[e + l] * x[col[e + l]];
+        }
+        for (int w = L / 2; w >= 1; w /= 2)
+            for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
+        s = acc[0];
+    }
+    T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
+    for (; e + 4 <= hi; e += 4) {
+        s0 += val[e] * x[col[e]];
+        s1 += val[e + 1] * x[col[e + 1]];
+        s2 += val[e + 2] * x[col[e + 2]];
+        s3 += val[e + 3] * x[col[e + 3]];
+    }
+    for (; e < hi; ++e) s0 += val[e] * x[col[e]];
+    return s + ((s0 + s1) + (s2 + s3));
+}
+
+template <class T>
+NP_INLINE T input_term(const ReservoirStep<T>& s, std::int64_t i) {
+    if (s.input_pre) return s.input_pre[i];
+    const T* row = s.w_in + i * s.w_in_row_stride;
+    if (s.w_in_col_stride == 1 && s.u_stride == 1) return dot_contiguous<T>(s.d, row, s.u);
+    T acc = T(0);
+    for (std::int64_t j = 0; j < s.d; ++j) acc += row[j * s.w_in_col_stride] * s.u[j * s.u_stride];
+    return acc;
+}
+
+using ActivationFn = void (*)(Activation, Precision, std::int64_t, double*);
+
+// Pre-activations of block rows [r0, r1) into z, then activation and leak on the block. The
+// activation is a separate (non-inlined) function of the same instruction set: inlined, its
+// constants crowd the row loop out of registers (measured 2× slower row sums).
+template <class T, class RowSum>
+NP_INLINE void finish_block(const ReservoirStep<T>& s, std::int64_t r0, std::int64_t r1, double* z, ActivationFn act,
+                            RowSum row_sum) {
+    std::int64_t len = r1 - r0;
+    if (const T* pre = s.input_pre) {
+        for (std::int64_t i = r0; i < r1; ++i) z[i - r0] = static_cast<double>(T(pre[i] + row_sum(i)));
+    } else {
+        for (std::int64_t i = r0; i < r1; ++i) z[i - r0] = static_cast<double>(T(input_term(s, i) + row_sum(i)));
+    }
+    if (const T* b = s.bias) {
+        const std::int64_t bs = s.bias_stride;
+        for (std::int64_t i = r0; i < r1; ++i) z[i - r0] = static_cast<double>(T(static_cast<T>(z[i - r0]) + b[i * bs]));
+    }
+    act(s.activation, s.precision, len, z);
+    T* out = s.x_new + r0 * s.x_new_stride;
+    if (s.leak == T(1)) {
+        for (std::int64_t i = 0; i < len; ++i) out[i * s.x_new_stride] = static_cast<T>(z[i]);
+    } else {
+        const T a = s.leak, keep = T(1) - s.leak;
+        const T* old = s.x_old + r0;
+        if (s.x_new_stride == 1) {
+#pragma omp simd
+            for (std::int64_t i = 0; i < len; ++i) out[i] = keep * old[i] + a * static_cast<T>(z[i]);
+        } else {
+            for (std::int64_t i = 0; i < len; ++i) out[i * s.x_new_stride] = keep * old[i] + a * static_cast<T>(z[i]);
+        }
+    }
+}
+
+template <class T>
+NP_INLINE void dense_blocks_body(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1,
+                                 ActivationFn act) {
+    alignas(64) double z[kReservoirBlock];
+    const T* x = s.x_old;
+    const std::int64_t n = s.n;
+    for (std::int64_t b = b0; b < b1; ++b) {
+        std::int64_t r0 = b * kReservoirBlock, r1 = std::min(n, r0 + kReservoirBlock);
+        finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_contiguous<T>(n, w.data + i * w.ld, x); });
+    }
+}
+
+template <class T>
+NP_INLINE void csr_blocks_body(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1,
+                               ActivationFn act) {
+    alignas(64) double z[kReservoirBlock];
+    const T* x = s.x_old;
+    const std::int64_t* rp = w.row_ptr;
+    const std::int32_t* col = w.col_idx;
+    const T* val = w.values;
+    for (std::int64_t b = b0; b < b1; ++b) {
+        std::int64_t r0 = b * kReservoirBlock, r1 = std::min(s.n, r0 + kReservoirBlock);
+        finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T>(rp[i], rp[i + 1], col, val, x); });
+    }
+}
+
+template <class T>
+__attribute__((noinline)) void activation_generic(Activation f, Precision p, std::int64_t n, double* z) {
+    activation_block<T>(f, p, n, z);
+}
+template <class T>
+void dense_blocks_generic(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1) {
+    dense_blocks_body(s, w, b0, b1, &activation_generic<T>);
+}
+template <class T>
+void csr_blocks_generic(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1) {
+    csr_blocks_body(s, w, b0, b1, &activation_generic<T>);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NP_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,bmi2")))
+template <class T>
+NP_AVX512 __attribute__((noinline)) void activation_avx512(Activation f, Precision p, std::int64_t n, double* z) {
+    activation_block<T>(f, p, n, z);
+}
+template <class T>
+NP_AVX512 void dense_blocks_avx512(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1) {
+    dense_blocks_body(s, w, b0, b1, &activation_avx512<T>);
+}
+template <class T>
+NP_AVX512 void csr_blocks_avx512(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1) {
+    csr_blocks_body(s, w, b0, b1, &activation_avx512<T>);
+}
+bool cpu_has_avx512() {
+    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+    return has;
+}
+#endif
+
+template <class T, class W>
+using BlocksFn = void (*)(const ReservoirStep<T>&, const W&, std::int64_t, std::int64_t);
+
+// Dispatch once: the variant for this CPU.
+template <class T>
+BlocksFn<T, DenseRows<T>> dense_variant() {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_has_avx512()) return &dense_blocks_avx512<T>;
+#endif
+    return &dense_blocks_generic<T>;
+}
+template <class T>
+BlocksFn<T, CsrRows<T>> csr_variant() {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_has_avx512()) return &csr_blocks_avx512<T>;
+#endif
+    return &csr_blocks_generic<T>;
+}
+
+// `steps` steps (1 for a single step): step q reads first.x_old (q = 0) or row q − 1 of
+// `states`, first.input_pre + q·n (when given), and writes first.x_new (single step) or row q.
+// Whole blocks per thread, contiguous ranges: the same rows go through the same code whatever
+// the thread count. One parallel region for the whole sequence, a barrier between steps;
+// workers get the caller's FTZ/DAZ setting.
+template <class T, class W>
+void run_blocks(BlocksFn<T, W> fn, const ReservoirStep<T>& first, const W& w, double work, std::int64_t steps,
+                T* states) {
+    const std::int64_t n = first.n, blocks = (n + kReservoirBlock - 1) / kReservoirBlock;
+    auto step_at = [&](std::int64_t q) {
+        ReservoirStep<T> st = first;
+        if (states) {
+            if (q > 0) st.x_old = states + (q - 1) * n;
+            st.x_new = states + q * n;
+            st.x_new_stride = 1;
+            if (first.input_pre) st.input_pre = first.input_pre + q * n;
+        }
+        return st;
+    };
+    int t = reservoir_threads(work, first.threads, n);
+    if (t <= 1) {
+        for (std::int64_t q = 0; q < steps; ++q) fn(step_at(q), w, 0, blocks);
+        return;
+    }
+#pragma omp parallel num_threads(t)
+    {
+        int id = omp_get_thread_num(), nt = omp_get_num_threads();
+#if defined(__x86_64__)
+        unsigned saved = _mm_getcsr(), want = first.ftz ? (saved | 0x8040u) : (saved & ~0x8040u);
+        if (want != saved) _mm_setcsr(want);
+#endif
+        std::int64_t b0 = blocks * id / nt, b1 = blocks * (id + 1) / nt;
+        for (std::int64_t q = 0; q < steps; ++q) {
+            fn(step_at(q), w, b0, b1);
+            if (q + 1 < steps) {
+#pragma omp barrier
+            }
+        }
+#if defined(__x86_64__)
+        if (want != saved) _mm_setcsr(saved);
+#endif
+    }
+}
+
+template <class T>
+double dense_work(const ReservoirStep<T>& s) {
+    double n = static_cast<double>(s.n);
+    return n * n + (s.input_pre ? 0.0 : n * static_cast<double>(s.d));
+}
+template <class T>
+double csr_work(const ReservoirStep<T>& s, const CsrRows<T>& w) {
+    double n = static_cast<double>(s.n);
+    return static_cast<double>(w.row_ptr[s.n]) + 4.0 * n + (s.input_pre ? 0.0 : n * static_cast<double>(s.d));
+}
+
+}  // namespace
+
+int reservoir_threads(double work, int threads, std::int64_t n) {
+    if (threads <= 1 || work < kReservoirParallelWork) return 1;
+    std::int64_t blocks = (n + kReservoirBlock - 1) / kReservoirBlock;
+    return static_cast<int>(std::min<std::int64_t>(threads, blocks));
+}
+
+template <class T>
+void reservoir_step(const ReservoirStep<T>& step, const DenseRows<T>& w) {
+    if (step.n == 0) return;
+    static const auto fn = dense_variant<T>();
+    run_blocks<T, DenseRows<T>>(fn, step, w, dense_work(step), 1, nullptr);
+}
+
+template <class T>
+void reservoir_step(const ReservoirStep<T>& step, const CsrRows<T>& w) {
+    if (step.n == 0) return;
+    static const auto fn = csr_variant<T>();
+    run_blocks<T, CsrRows<T>>(fn, step, w, csr_work(step, w), 1, nullptr);
+}
+
+template <class T>
+void reservoir_sequence(const ReservoirStep<T>& first, const DenseRows<T>& w, std::int64_t steps, T* states) {
+    if (first.n == 0 || steps == 0) return;
+    static const auto fn = dense_variant<T>();
+    run_blocks<T, DenseRows<T>>(fn, first, w, dense_work(first), steps, states);
+}
+
+template <class T>
+void reservoir_sequence(const ReservoirStep<T>& first, const CsrRows<T>& w, std::int64_t steps, T* states) {
+    if (first.n == 0 || steps == 0) return;
+    static const auto fn = csr_variant<T>();
+    run_blocks<T, CsrRows<T>>(fn, first, w, csr_work(first, w), steps, states);
+}
+
+template <class T>
+void apply_activation(Activation f, Precision p, std::int64_t n, T* z) {
+    ActivationFn act = &activation_generic<T>;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (cpu_has_avx512()) act = &activation_avx512<T>;  // the variant the steps use
+#endif
+    double buf[kReservoirBlock];
+    for (std::int64_t i0 = 0; i0 < n; i0 += kReservoirBlock) {
+        std::int64_t len = std::min(kReservoirBlock, n - i0);
+        for (std::int64_t i = 0; i < len; ++i) buf[i] = static_cast<double>(z[i0 + i]);
+        act(f, p, len, buf);
+        for (std::int64_t i = 0; i < len; ++i) z[i0 + i] = static_cast<T>(buf[i]);
+    }
+}
+
+#define NEUROPERF_INSTANTIATE(T)                                                  \
+    template void reservoir_step<T>(const ReservoirStep<T>&, const DenseRows<T>&); \
+    template void reservoir_step<T>(const ReservoirStep<T>&, const CsrRows<T>&);   \
+    template void reservoir_sequence<T>(const ReservoirStep<T>&, const DenseRows<T>&, std::int64_t, T*); \
+    template void reservoir_sequence<T>(const ReservoirStep<T>&, const CsrRows<T>&, std::int64_t, T*);   \
+    template void apply_activation<T>(Activation, Precision, std::int64_t, T*);
+NEUROPERF_INSTANTIATE(float)
+NEUROPERF_INSTANTIATE(double)
+#undef NEUROPERF_INSTANTIATE
+
+}  // namespace neuroperf::kernels

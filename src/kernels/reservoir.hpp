@@ -1,0 +1,80 @@
+// Fused reservoir (echo state network) step: x' = (1 − a)·x + a·f(W_in·u + W·x + b), one pass
+// over row blocks of W (dense row-major or CSR), no allocation. The façade
+// (src/facade/mkl_reservoir.cpp) validates shapes and prepares the pointers.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/elementwise.hpp"
+#include "neuroperf/reservoir.hpp"
+
+namespace neuroperf::kernels {
+
+/// Rows of a row-major matrix with unit column stride; row i starts at data + i·ld.
+template <class T>
+struct DenseRows {
+    const T* data = nullptr;
+    std::int64_t ld = 0;
+};
+
+/// A CSR matrix's arrays (see neuroperf::CsrMatrix).
+template <class T>
+struct CsrRows {
+    const std::int64_t* row_ptr = nullptr;
+    const std::int32_t* col_idx = nullptr;
+    const T* values = nullptr;
+};
+
+/// One step's operands. x_old must be contiguous and must not overlap x_new (the in-place
+/// façade copies the state into a per-thread buffer first).
+template <class T>
+struct ReservoirStep {
+    std::int64_t n = 0;
+    const T* x_old = nullptr;
+    T* x_new = nullptr;
+    std::int64_t x_new_stride = 1;
+    /// Input term: either precomputed (W_in·u)_i, contiguous N (the sequence variant's GEMM row)...
+    const T* input_pre = nullptr;
+    /// ...or W_in (N × d, any strides) times u (d, any stride), computed row by row.
+    const T* w_in = nullptr;
+    std::int64_t w_in_row_stride = 0, w_in_col_stride = 1, d = 0;
+    const T* u = nullptr;
+    std::int64_t u_stride = 1;
+    const T* bias = nullptr;  ///< null = 0
+    std::int64_t bias_stride = 1;
+    T leak = T(1);
+    Activation activation = Activation::tanh;
+    Precision precision = Precision::high;
+    int threads = 1;   ///< upper bound; used only when the step is large enough to pay
+    bool ftz = false;  ///< set FTZ/DAZ on the worker threads of a parallel step
+};
+
+/// Rows per block: pre-activations of a block live in a stack buffer, the activation and the
+/// leak run on the block right after. Block boundaries never depend on the thread count, so the
+/// result is bit-identical for any number of threads.
+inline constexpr std::int64_t kReservoirBlock = 256;
+
+/// Threads a step of `work` multiply-adds will use out of `threads` (pure function): one below
+/// kReservoirParallelWork, where a parallel region costs more than it saves.
+inline constexpr double kReservoirParallelWork = 60000.0;
+int reservoir_threads(double work, int threads, std::int64_t n);
+
+template <class T>
+void reservoir_step(const ReservoirStep<T>& step, const DenseRows<T>& w);
+template <class T>
+void reservoir_step(const ReservoirStep<T>& step, const CsrRows<T>& w);
+
+/// `steps` steps of a sequence into `states` (steps × n, contiguous rows): step q reads
+/// first.x_old (q = 0) or row q − 1, first.input_pre + q·n, and writes row q. One parallel
+/// region for the whole sequence (a barrier between steps) when the step is large enough.
+template <class T>
+void reservoir_sequence(const ReservoirStep<T>& first, const DenseRows<T>& w, std::int64_t steps, T* states);
+template <class T>
+void reservoir_sequence(const ReservoirStep<T>& first, const CsrRows<T>& w, std::int64_t steps, T* states);
+
+/// z[i] = f(z[i]) for i < n at precision p (tanh and sigmoid through vtanh/vexp; float at
+/// Precision::high is evaluated in double with the 1e-14 polynomial and rounded: ≤ 1 ulp).
+template <class T>
+void apply_activation(Activation f, Precision p, std::int64_t n, T* z);
+
+}  // namespace neuroperf::kernels

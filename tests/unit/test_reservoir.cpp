@@ -1,0 +1,475 @@
+// Reservoir updates (MKLOptimizer::optimize_reservoir_update, reservoir_update_inplace,
+// run_reservoir) against a naive long-double reference: dense and CSR, float and double, every
+// activation, leak and bias, odd sizes, strided views, threads, NaN, errors; and the activation
+// accuracy per precision_mode.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/reservoir.hpp"
+#include "neuroperf/error.hpp"
+#include "neuroperf/mkl_optimizer.hpp"
+
+using namespace neuroperf;
+
+namespace {
+
+using LD = long double;
+
+MKLOptimizer make_opt(int threads = 1, const std::string& precision = "high") {
+    MKLConfig cfg;
+    cfg.num_threads = threads;
+    cfg.precision_mode = precision;
+    cfg.backend = "builtin";  // no calibration in unit tests
+    ContextOptions o;
+    o.calibrate = false;
+    o.num_threads = threads;
+    o.log = [](std::string_view) {};
+    return MKLOptimizer(cfg, make_context(o));
+}
+
+template <class T>
+Array<T> random_array(std::initializer_list<index_t> shape, std::uint64_t seed, double scale = 1.0) {
+    Array<T> a(shape);
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> dist(0.0, scale);
+    for (index_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<T>(dist(rng));
+    return a;
+}
+
+// Dense N×N with about `density` of the entries non-zero, scaled so W·x stays O(1).
+template <class T>
+Array<T> random_reservoir(index_t n, double density, std::uint64_t seed) {
+    Array<T> w({n, n});
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> keep(0, 1);
+    std::normal_distribution<double> dist(0.0, 1.0 / std::sqrt(std::max(1.0, density * double(n))));
+    for (index_t i = 0; i < w.size(); ++i) {
+        bool k = keep(rng) < density;
+        double v = dist(rng);
+        w.data()[i] = k ? static_cast<T>(v) : T(0);
+    }
+    return w;
+}
+
+LD activate(Activation f, LD z) {
+    switch (f) {
+        case Activation::tanh: return std::tanh(z);
+        case Activation::identity: return z;
+        case Activation::relu: return z < 0 ? 0 : z;
+        case Activation::sigmoid: return 1 / (1 + std::exp(-z));
+    }
+    return z;
+}
+
+// Naive reference of one step; also returns per row the magnitude Σ|terms| for the tolerance.
+template <class T>
+std::vector<LD> reference_step(ArrayView<const T> x, ArrayView<const T> w_in, ArrayView<const T> w, ArrayView<const T> u,
+                               const ReservoirOptions<T>& o, std::vector<LD>* magnitude = nullptr) {
+    index_t n = x.shape(0), d = w_in.shape(1);
+    std::vector<LD> out(static_cast<std::size_t>(n));
+    if (magnitude) magnitude->assign(static_cast<std::size_t>(n), 0);
+    for (index_t i = 0; i < n; ++i) {
+        LD z = 0, m = 0;
+        for (index_t j = 0; j < d; ++j) z += LD(w_in(i, j)) * LD(u(j)), m += std::fabs(LD(w_in(i, j)) * LD(u(j)));
+        for (index_t j = 0; j < n; ++j) z += LD(w(i, j)) * LD(x(j)), m += std::fabs(LD(w(i, j)) * LD(x(j)));
+        if (o.bias.data()) z += LD(o.bias(i)), m += std::fabs(LD(o.bias(i)));
+        LD a = o.leak_rate;
+        out[static_cast<std::size_t>(i)] = a == 1 ? activate(o.activation, z) : (1 - a) * LD(x(i)) + a * activate(o.activation, z);
+        if (magnitude) (*magnitude)[static_cast<std::size_t>(i)] = m;
+    }
+    return out;
+}
+
+template <class T>
+LD tolerance(index_t n, index_t d, LD magnitude) {
+    LD eps = std::numeric_limits<T>::epsilon();
+    return eps * (LD(n + d + 4) * magnitude + 4);
+}
+
+template <class T>
+void expect_close(ArrayView<const T> got, const std::vector<LD>& ref, const std::vector<LD>& mag, index_t d,
+                  const std::string& what) {
+    index_t n = static_cast<index_t>(ref.size());
+    ASSERT_EQ(got.shape(0), n) << what;
+    for (index_t i = 0; i < n; ++i) {
+        LD r = ref[static_cast<std::size_t>(i)];
+        LD tol = tolerance<T>(n, d, mag[static_cast<std::size_t>(i)]);
+        ASSERT_LE(std::fabs(LD(got(i)) - r), tol) << what << " row " << i << ": got " << got(i) << ", want " << double(r);
+    }
+}
+
+template <class T>
+class ReservoirTyped : public ::testing::Test {};
+using FloatTypes = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(ReservoirTyped, FloatTypes);
+
+const Activation kActivations[] = {Activation::tanh, Activation::identity, Activation::relu, Activation::sigmoid};
+
+TYPED_TEST(ReservoirTyped, DenseAndCsrMatchNaive) {
+    using T = TypeParam;
+    auto opt = make_opt();
+    std::uint64_t seed = 1;
+    for (index_t n : {1, 2, 3, 17, 100, 257}) {
+        for (index_t d : {1, 5}) {
+            auto w = random_reservoir<T>(n, 0.3, seed++);
+            auto csr = CsrMatrix<T>::from_dense(w.view());
+            auto w_in = random_array<T>({n, d}, seed++);
+            auto u = random_array<T>({d}, seed++);
+            auto x = random_array<T>({n}, seed++, 0.5);
+            auto b = random_array<T>({n}, seed++, 0.2);
+            for (Activation f : kActivations) {
+                for (T leak : {T(1), T(0.3)}) {
+                    for (bool with_bias : {false, true}) {
+                        ReservoirOptions<T> o;
+                        o.activation = f;
+                        o.leak_rate = leak;
+                        if (with_bias) o.bias = b.view();
+                        std::vector<LD> mag;
+                        auto ref = reference_step<T>(x.view(), w_in.view(), w.view(), u.view(), o, &mag);
+                        std::string what = std::string("N=") + std::to_string(n) + " D=" + std::to_string(d) + " f=" +
+                                           activation_name(f) + " leak=" + std::to_string(leak) + " bias=" + std::to_string(with_bias);
+                        auto dense = opt.optimize_reservoir_update<T>(x.view(), w_in.view(), w.view(), u.view(), o);
+                        expect_close<T>(dense.view(), ref, mag, d, "dense " + what);
+                        auto sparse = opt.optimize_reservoir_update<T>(x.view(), w_in.view(), csr, u.view(), o);
+                        expect_close<T>(sparse.view(), ref, mag, d, "csr " + what);
+                    }
+                }
+            }
+        }
+    }
+}
+
+TYPED_TEST(ReservoirTyped, StridedViews) {
+    using T = TypeParam;
+    auto opt = make_opt();
+    const index_t n = 37, d = 5;
+    auto w_store = random_reservoir<T>(n, 0.5, 11);     // used transposed: no unit stride on columns
+    auto w_in_store = random_array<T>({n, 2 * d}, 12);  // every other column
+    auto u_store = random_array<T>({3 * d}, 13);        // every third element
+    auto x_store = random_array<T>({2 * n}, 14, 0.5);
+    auto b_store = random_array<T>({2 * n}, 15, 0.2);
+    ArrayView<const T> w = w_store.view().transposed();
+    ArrayView<const T> w_in = w_in_store.view().slice(1, 0, 2 * d, 2);
+    ArrayView<const T> u = u_store.view().slice(0, 1, 3 * d, 3);
+    ArrayView<const T> x = x_store.view().slice(0, 0, 2 * n, 2);
+    ReservoirOptions<T> o;
+    o.leak_rate = T(0.7);
+    o.bias = ArrayView<const T>(b_store.view()).slice(0, 1, 2 * n, 2);
+    std::vector<LD> mag;
+    auto ref = reference_step<T>(x, w_in, w, u, o, &mag);
+    expect_close<T>(opt.optimize_reservoir_update<T>(x, w_in, w, u, o).view(), ref, mag, d, "dense strided");
+    auto w_dense = Array<T>::copy_of(w);
+    auto csr = CsrMatrix<T>::from_dense(w_dense.view());
+    expect_close<T>(opt.optimize_reservoir_update<T>(x, w_in, csr, u, o).view(), ref, mag, d, "csr strided");
+    // In place on a strided state.
+    auto x_copy = x_store.clone();
+    ArrayView<T> xs = x_copy.view().slice(0, 0, 2 * n, 2);
+    opt.reservoir_update_inplace<T>(xs, w_in, w, u, o);
+    expect_close<T>(ArrayView<const T>(xs), ref, mag, d, "dense strided in place");
+    for (index_t i = 0; i < n; ++i) EXPECT_EQ(x_copy(2 * i + 1), x_store(2 * i + 1)) << "untouched gap " << i;
+}
+
+TYPED_TEST(ReservoirTyped, InPlaceEqualsReturning) {
+    using T = TypeParam;
+    auto opt = make_opt();
+    const index_t n = 257, d = 5;
+    auto w = random_reservoir<T>(n, 0.1, 21);
+    auto csr = CsrMatrix<T>::from_dense(w.view());
+    auto w_in = random_array<T>({n, d}, 22);
+    auto u = random_array<T>({d}, 23);
+    auto x = random_array<T>({n}, 24, 0.5);
+    ReservoirOptions<T> o;
+    o.leak_rate = T(0.4);
+    for (Activation f : kActivations) {
+        o.activation = f;
+        auto ret = opt.optimize_reservoir_update<T>(x.view(), w_in.view(), w.view(), u.view(), o);
+        auto inplace = x.clone();
+        opt.reservoir_update_inplace<T>(inplace.view(), w_in.view(), w.view(), u.view(), o);
+        for (index_t i = 0; i < n; ++i) ASSERT_EQ(ret(i), inplace(i)) << "dense " << activation_name(f) << " row " << i;
+        auto ret_csr = opt.optimize_reservoir_update<T>(x.view(), w_in.view(), csr, u.view(), o);
+        auto inplace_csr = x.clone();
+        opt.reservoir_update_inplace<T>(inplace_csr.view(), w_in.view(), csr, u.view(), o);
+        for (index_t i = 0; i < n; ++i) ASSERT_EQ(ret_csr(i), inplace_csr(i)) << "csr " << activation_name(f) << " row " << i;
+    }
+}
+
+TYPED_TEST(ReservoirTyped, SequenceEqualsRepeatedSteps) {
+    using T = TypeParam;
+    auto opt = make_opt();
+    const index_t n = 100, d = 5, steps = 20;
+    auto w = random_reservoir<T>(n, 0.1, 31);
+    auto csr = CsrMatrix<T>::from_dense(w.view());
+    auto w_in = random_array<T>({n, d}, 32);
+    auto inputs = random_array<T>({steps, d}, 33);
+    auto x0 = random_array<T>({n}, 34, 0.5);
+    auto b = random_array<T>({n}, 35, 0.2);
+    ReservoirOptions<T> o;
+    o.leak_rate = T(0.5);
+    o.bias = b.view();
+    auto states = opt.run_reservoir<T>(x0.view(), w_in.view(), w.view(), inputs.view(), o);
+    auto states_csr = opt.run_reservoir<T>(x0.view(), w_in.view(), csr, inputs.view(), o);
+    ASSERT_EQ(states.shape(0), steps);
+    ASSERT_EQ(states.shape(1), n);
+    auto x = x0.clone();
+    // The GEMM sums W_in·u in another order than the step: allow a few eps per step (tanh
+    // contracts, leak 0.5 keeps errors from growing).
+    LD tol = LD(std::numeric_limits<T>::epsilon()) * 64 * (n + d);
+    for (index_t t = 0; t < steps; ++t) {
+        ArrayView<const T> u_t(inputs.data() + t * d, {d});
+        opt.reservoir_update_inplace<T>(x.view(), w_in.view(), w.view(), u_t, o);
+        for (index_t i = 0; i < n; ++i) {
+            ASSERT_NEAR(double(states(t, i)), double(x(i)), double(tol)) << "dense t=" << t << " i=" << i;
+            ASSERT_NEAR(double(states_csr(t, i)), double(x(i)), double(tol)) << "csr t=" << t << " i=" << i;
+        }
+    }
+}
+
+TYPED_TEST(ReservoirTyped, ThreadCountsBitIdentical) {
+    using T = TypeParam;
+    auto one = make_opt(1), two = make_opt(2);
+    const index_t n = 1500, d = 5;  // work ≥ kReservoirParallelWork: the 2-thread run is parallel
+    auto w = random_reservoir<T>(n, 0.05, 41);
+    auto csr = CsrMatrix<T>::from_dense(w.view());
+    ASSERT_GT(kernels::reservoir_threads(double(csr.nnz()) + double(n * d), 2, n), 1);
+    auto w_in = random_array<T>({n, d}, 42);
+    auto u = random_array<T>({d}, 43);
+    auto x = random_array<T>({n}, 44, 0.5);
+    ReservoirOptions<T> o;
+    o.leak_rate = T(0.9);
+    auto a = one.optimize_reservoir_update<T>(x.view(), w_in.view(), w.view(), u.view(), o);
+    auto b = two.optimize_reservoir_update<T>(x.view(), w_in.view(), w.view(), u.view(), o);
+    auto c = one.optimize_reservoir_update<T>(x.view(), w_in.view(), csr, u.view(), o);
+    auto e = two.optimize_reservoir_update<T>(x.view(), w_in.view(), csr, u.view(), o);
+    for (index_t i = 0; i < n; ++i) {
+        ASSERT_EQ(a(i), b(i)) << "dense row " << i;
+        ASSERT_EQ(c(i), e(i)) << "csr row " << i;
+    }
+    // The sequence: same GEMM (builtin) at both counts, so the states agree bit for bit too.
+    auto inputs = random_array<T>({4, d}, 45);
+    auto s1 = one.run_reservoir<T>(x.view(), w_in.view(), csr, inputs.view(), o);
+    auto s2 = two.run_reservoir<T>(x.view(), w_in.view(), csr, inputs.view(), o);
+    for (index_t i = 0; i < s1.size(); ++i) ASSERT_EQ(s1.data()[i], s2.data()[i]) << "sequence element " << i;
+}
+
+TYPED_TEST(ReservoirTyped, NaNPropagates) {
+    using T = TypeParam;
+    auto opt = make_opt();
+    const index_t n = 17, d = 5;
+    auto w = random_reservoir<T>(n, 0.5, 51);
+    auto csr = CsrMatrix<T>::from_dense(w.view());
+    auto w_in = random_array<T>({n, d}, 52);
+    auto u = random_array<T>({d}, 53);
+    auto x = random_array<T>({n}, 54);
+    u(2) = std::numeric_limits<T>::quiet_NaN();
+    for (Activation f : kActivations) {
+        ReservoirOptions<T> o;
+        o.activation = f;
+        o.leak_rate = T(0.5);
+        auto y = opt.optimize_reservoir_update<T>(x.view(), w_in.view(), w.view(), u.view(), o);
+        auto ys = opt.optimize_reservoir_update<T>(x.view(), w_in.view(), csr, u.view(), o);
+        for (index_t i = 0; i < n; ++i) {
+            EXPECT_TRUE(std::isnan(y(i))) << activation_name(f) << " dense row " << i;
+            EXPECT_TRUE(std::isnan(ys(i))) << activation_name(f) << " csr row " << i;
+        }
+    }
+    // Inf in the state: tanh saturates rows that see it only through W, NaN never appears from
+    // a finite pre-activation.
+    auto inputs = random_array<T>({3, d}, 55);
+    inputs(1, 0) = std::numeric_limits<T>::quiet_NaN();
+    auto states = opt.run_reservoir<T>(x.view(), w_in.view(), csr, inputs.view());
+    for (index_t i = 0; i < n; ++i) {
+        EXPECT_FALSE(std::isnan(states(0, i))) << "before the NaN input, row " << i;
+        EXPECT_TRUE(std::isnan(states(1, i))) << "at the NaN input, row " << i;
+    }
+}
+
+TYPED_TEST(ReservoirTyped, EmptyReservoir) {
+    using T = TypeParam;
+    auto opt = make_opt();
+    Array<T> x({0}), w({0, 0}), w_in({0, 3}), u({3}), inputs({4, 3});
+    CsrMatrix<T> csr(0, 0);
+    EXPECT_EQ(opt.optimize_reservoir_update<T>(x.view(), w_in.view(), w.view(), u.view()).size(), 0);
+    EXPECT_EQ(opt.optimize_reservoir_update<T>(x.view(), w_in.view(), csr, u.view()).size(), 0);
+    opt.reservoir_update_inplace<T>(x.view(), w_in.view(), csr, u.view());
+    auto s = opt.run_reservoir<T>(x.view(), w_in.view(), csr, inputs.view());
+    EXPECT_EQ(s.shape(0), 4);
+    EXPECT_EQ(s.shape(1), 0);
+    // D = 0: no input term, state' = f(W·x).
+    Array<T> w_in0({3, 0}), u0({0}), in0({2, 0});
+    auto x_r = random_array<T>({3}, 81);
+    auto w_r = random_array<T>({3, 3}, 82);
+    auto one = opt.optimize_reservoir_update<T>(x_r.view(), w_in0.view(), w_r.view(), u0.view());
+    auto seq = opt.run_reservoir<T>(x_r.view(), w_in0.view(), w_r.view(), in0.view());
+    for (index_t i = 0; i < 3; ++i) {
+        LD z = 0;
+        for (index_t j = 0; j < 3; ++j) z += LD(w_r(i, j)) * LD(x_r(j));
+        EXPECT_NEAR(double(one(i)), double(std::tanh(z)), 1e-5) << i;
+        EXPECT_EQ(seq(0, i), one(i)) << i;
+    }
+    // No steps: a 0 × N result.
+    Array<T> x3({3}), w3({3, 3}), w_in3({3, 3}), none({0, 3});
+    auto s0 = opt.run_reservoir<T>(x3.view(), w_in3.view(), w3.view(), none.view());
+    EXPECT_EQ(s0.shape(0), 0);
+    EXPECT_EQ(s0.shape(1), 3);
+}
+
+template <class F>
+void expect_error_naming(F&& call, const std::string& arg, bool shape_error) {
+    try {
+        call();
+        ADD_FAILURE() << "no exception for " << arg;
+    } catch (const ShapeError& e) {
+        EXPECT_TRUE(shape_error) << "ShapeError for " << arg << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find(arg), std::string::npos) << e.what();
+    } catch (const ValueError& e) {
+        EXPECT_FALSE(shape_error) << "ValueError for " << arg << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find(arg), std::string::npos) << e.what();
+    }
+}
+
+TYPED_TEST(ReservoirTyped, ErrorsNameTheArgument) {
+    using T = TypeParam;
+    auto opt = make_opt();
+    const index_t n = 4, d = 2;
+    auto w = random_array<T>({n, n}, 61);
+    auto csr = CsrMatrix<T>::from_dense(w.view());
+    auto w_in = random_array<T>({n, d}, 62);
+    auto u = random_array<T>({d}, 63);
+    auto x = random_array<T>({n}, 64);
+    auto inputs = random_array<T>({3, d}, 65);
+    Array<T> x2({2, 2}), w_bad({n, n + 1}), w_in_bad({n + 1, d}), u_bad({d + 1}), b_bad({n - 1}), in_bad({3, d + 1});
+    CsrMatrix<T> csr_bad(n, n + 1);
+    auto X = x.view();
+    auto upd = [&](ArrayView<const T> xs, ArrayView<const T> wi, ArrayView<const T> ww, ArrayView<const T> uu,
+                   ReservoirOptions<T> o = {}) { return opt.optimize_reservoir_update<T>(xs, wi, ww, uu, o); };
+    expect_error_naming([&] { upd(x2.view(), w_in.view(), w.view(), u.view()); }, "reservoir_state", true);
+    expect_error_naming([&] { upd(X, w_in.view(), w_bad.view(), u.view()); }, "reservoir_weights", true);
+    expect_error_naming([&] { opt.optimize_reservoir_update<T>(X, w_in.view(), csr_bad, u.view()); }, "reservoir_weights", true);
+    expect_error_naming([&] { upd(X, w_in_bad.view(), w.view(), u.view()); }, "input_weights", true);
+    expect_error_naming([&] { upd(X, w_in.view(), w.view(), u_bad.view()); }, "input_spikes", true);
+    ReservoirOptions<T> o;
+    o.bias = b_bad.view();
+    expect_error_naming([&] { upd(X, w_in.view(), w.view(), u.view(), o); }, "options.bias", true);
+    for (T leak : {T(0), T(-0.5), T(1.5), std::numeric_limits<T>::quiet_NaN()}) {
+        ReservoirOptions<T> ol;
+        ol.leak_rate = leak;
+        expect_error_naming([&] { upd(X, w_in.view(), w.view(), u.view(), ol); }, "options.leak_rate", false);
+        expect_error_naming([&] { opt.run_reservoir<T>(X, w_in.view(), csr, inputs.view(), ol); }, "options.leak_rate", false);
+    }
+    expect_error_naming([&] { opt.run_reservoir<T>(X, w_in.view(), csr, in_bad.view()); }, "inputs", true);
+    expect_error_naming([&] { opt.run_reservoir<T>(x2.view(), w_in.view(), w.view(), inputs.view()); }, "state0", true);
+    // Non-finite weights: only with check_finite.
+    ReservoirOptions<T> of;
+    of.check_finite = true;
+    auto w_inf = w.clone();
+    w_inf(1, 2) = std::numeric_limits<T>::infinity();
+    auto csr_inf = CsrMatrix<T>::from_dense(w_inf.view());
+    auto w_in_nan = w_in.clone();
+    w_in_nan(0, 1) = std::numeric_limits<T>::quiet_NaN();
+    expect_error_naming([&] { upd(X, w_in.view(), w_inf.view(), u.view(), of); }, "reservoir_weights", false);
+    expect_error_naming([&] { opt.optimize_reservoir_update<T>(X, w_in.view(), csr_inf, u.view(), of); }, "reservoir_weights", false);
+    expect_error_naming([&] { upd(X, w_in_nan.view(), w.view(), u.view(), of); }, "input_weights", false);
+    EXPECT_NO_THROW(upd(X, w_in.view(), w_inf.view(), u.view()));
+    // In place: the state must not overlap the weights.
+    auto big = random_array<T>({n + 1, n}, 66);
+    ArrayView<T> state_in_w(big.data() + n, {n});  // row 1 of W
+    ArrayView<const T> w_view(big.data(), {n, n});
+    expect_error_naming([&] { opt.reservoir_update_inplace<T>(state_in_w, w_in.view(), w_view, u.view()); }, "reservoir_weights", false);
+}
+
+TEST(ReservoirActivation, ParseAndName) {
+    for (Activation a : kActivations) EXPECT_EQ(parse_activation(activation_name(a)), a);
+    try {
+        parse_activation("softmax");
+        ADD_FAILURE();
+    } catch (const ValueError& e) {
+        std::string m = e.what();
+        EXPECT_NE(m.find("softmax"), std::string::npos);
+        EXPECT_NE(m.find("sigmoid"), std::string::npos);
+    }
+}
+
+// Error in units of T's spacing at the reference value.
+template <class T>
+double ulps(T got, LD ref) {
+    if (std::isnan(ref)) return std::isnan(got) ? 0 : 1e30;
+    T r = static_cast<T>(ref);
+    T spacing = std::nextafter(std::fabs(r), std::numeric_limits<T>::infinity()) - std::fabs(r);
+    if (spacing == 0 || !std::isfinite(spacing)) return got == r ? 0 : 1e30;
+    return double(std::fabs(LD(got) - ref) / LD(spacing));
+}
+
+template <class T>
+std::vector<T> activation_inputs() {
+    std::vector<T> v{T(0), T(-0.0), T(1e-30), T(-1e-6), T(0.1249), T(0.125), T(0.1251), T(0.5), T(-0.75), T(3),
+                     T(-9.5), T(19.9), T(25), T(-40), T(100), T(-800), T(800),
+                     std::numeric_limits<T>::infinity(), -std::numeric_limits<T>::infinity()};
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> dist(0, 3);
+    for (int i = 0; i < 3000; ++i) v.push_back(static_cast<T>(dist(rng)));
+    return v;
+}
+
+TYPED_TEST(ReservoirTyped, ActivationAccuracyPerPrecision) {
+    using T = TypeParam;
+    constexpr bool is_float = std::is_same_v<T, float>;
+    struct Mode {
+        kernels::Precision p;
+        double max_ulps;  // float: ≤ 1 ulp in every mode (evaluated in double); double high: libm
+        double max_rel;   // double low / ep: relative bounds of the mode
+    };
+    // glibc's tanh/exp are within 2 ulp of the exact value (measured 1.19 against long double).
+    std::vector<Mode> modes = {{kernels::Precision::high, is_float ? 1.0 : 2.0, 0}, {kernels::Precision::low, is_float ? 1.0 : 0, 1e-14},
+                               {kernels::Precision::ep, is_float ? 1.0 : 0, 1e-8}};
+    for (Activation f : {Activation::tanh, Activation::sigmoid}) {
+        for (const auto& m : modes) {
+            auto in = activation_inputs<T>();
+            auto z = in;
+            kernels::apply_activation<T>(f, m.p, static_cast<std::int64_t>(z.size()), z.data());
+            for (std::size_t i = 0; i < in.size(); ++i) {
+                LD ref = activate(f, LD(in[i]));
+                if (m.max_ulps > 0) {
+                    ASSERT_LE(ulps<T>(z[i], ref), m.max_ulps)
+                        << activation_name(f) << " mode " << int(m.p) << " x=" << in[i] << " got " << z[i];
+                } else {
+                    ASSERT_LE(double(std::fabs(LD(z[i]) - ref)), m.max_rel * double(std::fabs(ref)) + 1e-300)
+                        << activation_name(f) << " mode " << int(m.p) << " x=" << in[i] << " got " << z[i];
+                }
+            }
+            kernels::apply_activation<T>(f, m.p, 1, z.data());
+            T nan = std::numeric_limits<T>::quiet_NaN();
+            kernels::apply_activation<T>(f, m.p, 1, &nan);
+            EXPECT_TRUE(std::isnan(nan));
+        }
+    }
+    // tanh(-0) keeps its sign.
+    T mz = T(-0.0);
+    kernels::apply_activation<T>(Activation::tanh, kernels::Precision::low, 1, &mz);
+    EXPECT_TRUE(std::signbit(mz));
+}
+
+TYPED_TEST(ReservoirTyped, PrecisionModesThroughOptimizer) {
+    using T = TypeParam;
+    const index_t n = 100, d = 5;
+    auto w = random_reservoir<T>(n, 0.2, 71);
+    auto w_in = random_array<T>({n, d}, 72);
+    auto u = random_array<T>({d}, 73);
+    auto x = random_array<T>({n}, 74);
+    std::vector<LD> mag;
+    auto ref = reference_step<T>(x.view(), w_in.view(), w.view(), u.view(), ReservoirOptions<T>{}, &mag);
+    for (const char* mode : {"high", "low", "ep"}) {
+        auto y = make_opt(1, mode).optimize_reservoir_update<T>(x.view(), w_in.view(), w.view(), u.view());
+        LD extra = std::string(mode) == "ep" && !std::is_same_v<T, float> ? 1e-8L : 0;
+        for (index_t i = 0; i < n; ++i)
+            ASSERT_LE(std::fabs(LD(y(i)) - ref[static_cast<std::size_t>(i)]),
+                      tolerance<T>(n, d, mag[static_cast<std::size_t>(i)]) + extra) << mode << " row " << i;
+    }
+}
+
+}  // namespace
