@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "facade/call_scope.hpp"
 #include "kernels/batch.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 #include "neuroperf/timer.hpp"
@@ -55,6 +56,7 @@ Array<T> run(const MKLOptimizer& opt, index_t B, index_t N, index_t nnz, Events&
             opt.matrix_multiply_into<T>(d.view(), w, out.view());
         }
     } else {
+        detail::CallScope scope(opt.config(), threads, static_cast<double>(nnz) * static_cast<double>(M));
         kernels::event_batch_product<T>(events(), w, out.view(), threads);
     }
     if (opt.config().verbose) {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "facade/call_scope.hpp"
 #include "kernels/convolution.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
@@ -135,6 +136,8 @@ void run(const MKLOptimizer& opt, Prepared<T>& p, std::vector<T>& taps, const Sp
         auto h = kernels::family_taps(*family, g.k);
         taps.assign(h.begin(), h.end());
     }
+    detail::CallScope scope(opt.config(), threads,
+                            static_cast<double>(p.batch.channels) * static_cast<double>(g.n));
     switch (algo) {
         case ConvAlgorithm::direct: kernels::conv_direct(p.batch, taps.data(), g, threads); break;
         case ConvAlgorithm::event: kernels::conv_event(p.batch, taps.data(), g, threads); break;

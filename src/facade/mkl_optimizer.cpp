@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "facade/call_scope.hpp"
 #include "facade/context_impl.hpp"
 #include "kernels/elementwise.hpp"
 #include "neuroperf/cpu.hpp"
@@ -38,64 +39,6 @@ void check_one_of(const char* field, const std::string& value, const std::vector
 kernels::Precision precision_of(const std::string& mode) {
     return mode == "high" ? kernels::Precision::high : mode == "low" ? kernels::Precision::low : kernels::Precision::ep;
 }
-
-// Above this many multiply-adds a BLAS may run a call on several threads, so the per-thread
-// settings (denormal flushing, pinning) must hold on the OpenMP worker threads too.
-constexpr double kTeamSetupMinWork = 64.0 * 64.0 * 64.0;
-constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero | denormals-are-zero
-
-// Puts the OpenMP worker threads (not the caller) in the state a call needs: FTZ/DAZ per
-// fast-math, pinned per the affinity plan. The workers are a process resource shared by every
-// context, so the state last applied is remembered and a parallel region runs only on a change.
-void prepare_workers(bool ftz, const std::string& affinity, int threads) {
-    static std::mutex mu;
-    static std::string applied;  // "<threads>|<ftz>|<affinity>"
-    std::string want = fmt::format("{}|{}|{}", threads, ftz, affinity);
-    std::lock_guard lock(mu);
-    if (want == applied) return;
-    std::vector<int> plan;
-    if (affinity != "none") plan = affinity_plan(affinity, threads, current_cpu_topology());
-#pragma omp parallel num_threads(threads)
-    {
-        int t = omp_get_thread_num();
-        if (t != 0) {
-            unsigned csr = _mm_getcsr();
-            _mm_setcsr(ftz ? (csr | kFtzDaz) : (csr & ~kFtzDaz));
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            if (plan.empty()) {
-                sched_getaffinity(getpid(), sizeof(set), &set);  // "none": the process's mask
-            } else {
-                CPU_SET(plan[static_cast<std::size_t>(t) % plan.size()], &set);
-            }
-            sched_setaffinity(0, sizeof(set), &set);
-        }
-    }
-    applied = want;
-}
-
-// Applies the optimizer's thread environment for one call: FTZ/DAZ on the caller for the
-// call's duration (restored after), and the workers prepared when the call may use them.
-class CallScope {
-public:
-    CallScope(const MKLConfig& cfg, int threads, double work) : ftz_(cfg.enable_fast_math) {
-        if (threads > 1 && work >= kTeamSetupMinWork) prepare_workers(ftz_, cfg.thread_affinity, threads);
-        // LDMXCSR is slow (it dominates a small call): write the register only on a change.
-        saved_csr_ = _mm_getcsr();
-        unsigned want = ftz_ ? (saved_csr_ | kFtzDaz) : (saved_csr_ & ~kFtzDaz);
-        changed_ = want != saved_csr_;
-        if (changed_) _mm_setcsr(want);
-    }
-    ~CallScope() {
-        if (changed_) _mm_setcsr(saved_csr_);
-    }
-    CallScope(const CallScope&) = delete;
-    CallScope& operator=(const CallScope&) = delete;
-
-private:
-    bool ftz_, changed_ = false;
-    unsigned saved_csr_ = 0;
-};
 
 // A rank-2 operand as the row-major BLAS interface wants it: pointer, row stride, transpose.
 template <class T>
@@ -290,7 +233,7 @@ void MKLOptimizer::matrix_multiply_into(ArrayView<const T> a, ArrayView<const T>
     if (config_.verbose)
         context_.log(fmt::format("matrix_multiply {} ({}x{}x{}): backend {}, {} thread(s)", dtype_name(dtype_of<T>()), m, n, k,
                                  gemm.backend(), gemm.threads()));
-    CallScope scope(config_, gemm.threads(), static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
+    detail::CallScope scope(config_, gemm.threads(), static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
 
     Operand<T> A = as_operand(a, transpose_a), B = as_operand(b, transpose_b);
     index_t s0 = out.stride(0), s1 = out.stride(1);

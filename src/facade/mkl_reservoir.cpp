@@ -5,12 +5,9 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
-
 #include <fmt/format.h>
 
+#include "facade/call_scope.hpp"
 #include "kernels/reservoir.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
@@ -38,32 +35,6 @@ kernels::Precision precision_from(const std::string& mode) {
     return mode == "high" ? kernels::Precision::high : mode == "low" ? kernels::Precision::low : kernels::Precision::ep;
 }
 
-// FTZ/DAZ on the calling thread for the call (per MKLConfig.enable_fast_math), restored after;
-// the kernel applies the same setting on its worker threads. MXCSR is written only on a change.
-class FtzScope {
-public:
-    explicit FtzScope(bool ftz) {
-#if defined(__x86_64__)
-        saved_ = _mm_getcsr();
-        unsigned want = ftz ? (saved_ | 0x8040u) : (saved_ & ~0x8040u);
-        changed_ = want != saved_;
-        if (changed_) _mm_setcsr(want);
-#else
-        (void)ftz;
-#endif
-    }
-    ~FtzScope() {
-#if defined(__x86_64__)
-        if (changed_) _mm_setcsr(saved_);
-#endif
-    }
-    FtzScope(const FtzScope&) = delete;
-    FtzScope& operator=(const FtzScope&) = delete;
-
-private:
-    unsigned saved_ = 0;
-    bool changed_ = false;
-};
 
 bool has_storage(const auto& view) { return view.data() != nullptr || view.rank() != 0; }
 
@@ -194,7 +165,7 @@ void single_step(const MKLConfig& cfg, int threads, ArrayView<const T> w_in, Arr
     s.d = w_in.shape(1);
     s.u = u.data();
     s.u_stride = u.shape(0) <= 1 ? 1 : u.stride(0);
-    FtzScope ftz(cfg.enable_fast_math);
+    detail::CallScope scope(cfg, threads, static_cast<double>(n) * static_cast<double>(n));
     kernels::reservoir_step<T>(s, w);
 }
 
@@ -221,7 +192,7 @@ Array<T> run_sequence(const MKLOptimizer& opt, int threads, ArrayView<const T> s
     else opt.matrix_multiply_into<T>(inputs, w_in, pre, false, true);
     const MKLConfig& cfg = opt.config();
     auto s = base_step<T>(cfg, threads, o, n);
-    FtzScope ftz(cfg.enable_fast_math);
+    detail::CallScope scope(cfg, threads, static_cast<double>(n) * static_cast<double>(n));
     s.x_old = contiguous_state<T>(state0, false);
     s.input_pre = pre.data();
     kernels::reservoir_sequence<T>(s, w, steps, states.data());

@@ -269,6 +269,36 @@ TEST(OptimizerFastMath, DenormalsFlushed) {
     EXPECT_EQ(tiny * one, 1e-39f);
 }
 
+// Fast math is a property of every MKLOptimizer call, not only of the GEMM.
+TEST(OptimizerFastMath, AppliesToSpikeAndReservoirKernels) {
+    MKLConfig fast;
+    fast.enable_fast_math = true;
+    fast.num_threads = 1;
+    MKLConfig ieee = fast;
+    ieee.enable_fast_math = false;
+    const float tiny = 1e-39f;  // subnormal
+    // Convolution: a one-sample train with a one-tap kernel.
+    Array<float> train({1}), tap({1});
+    train(0) = tiny;
+    tap(0) = 1.0f;
+    EXPECT_EQ(make_opt(fast).optimize_spike_convolution<float>(train.view(), tap.view(), "full")(0), 0.0f);
+    EXPECT_EQ(make_opt(ieee).optimize_spike_convolution<float>(train.view(), tap.view(), "full")(0), tiny);
+    // Batch (event path: one active input whose weight row is subnormal).
+    Array<float> w({1, 1});
+    w(0, 0) = tiny;
+    std::vector<std::vector<std::int32_t>> spikes{{0}};
+    EXPECT_EQ(make_opt(fast).optimize_batch_processing<float>(spikes, w.view())(0, 0), 0.0f);
+    EXPECT_EQ(make_opt(ieee).optimize_batch_processing<float>(spikes, w.view())(0, 0), tiny);
+    // Reservoir step with identity activation: x' = W_in·u = tiny.
+    Array<float> x({1}), w_in({1, 1}), w_res({1, 1}), u({1});
+    w_in(0, 0) = tiny;
+    u(0) = 1.0f;
+    ReservoirOptions<float> o;
+    o.activation = Activation::identity;
+    EXPECT_EQ(make_opt(fast).optimize_reservoir_update<float>(x.view(), w_in.view(), w_res.view(), u.view(), o)(0), 0.0f);
+    EXPECT_EQ(make_opt(ieee).optimize_reservoir_update<float>(x.view(), w_in.view(), w_res.view(), u.view(), o)(0), tiny);
+}
+
 // ---------------------------------------------------------------- precision modes
 namespace {
 template <class T>

@@ -1,0 +1,76 @@
+#include "facade/call_scope.hpp"
+
+#include <mutex>
+#include <vector>
+
+#include <omp.h>
+#include <sched.h>
+#include <unistd.h>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
+#include <fmt/format.h>
+
+namespace neuroperf::detail {
+namespace {
+constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero | denormals-are-zero
+
+void set_ftz(bool ftz) {
+#if defined(__x86_64__)
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(ftz ? (csr | kFtzDaz) : (csr & ~kFtzDaz));
+#else
+    (void)ftz;
+#endif
+}
+}  // namespace
+
+FlushDenormalsScope::FlushDenormalsScope(bool ftz) {
+#if defined(__x86_64__)
+    saved_ = _mm_getcsr();
+    unsigned want = ftz ? (saved_ | kFtzDaz) : (saved_ & ~kFtzDaz);
+    changed_ = want != saved_;
+    if (changed_) _mm_setcsr(want);
+#else
+    (void)ftz;
+#endif
+}
+
+FlushDenormalsScope::~FlushDenormalsScope() {
+#if defined(__x86_64__)
+    if (changed_) _mm_setcsr(saved_);
+#endif
+}
+
+void prepare_workers(bool ftz, const std::string& affinity, int threads) {
+    static std::mutex mu;
+    static std::string applied;  // "<threads>|<ftz>|<affinity>"
+    std::string want = fmt::format("{}|{}|{}", threads, ftz, affinity);
+    std::lock_guard lock(mu);
+    if (want == applied) return;
+    std::vector<int> plan;
+    if (affinity != "none") plan = affinity_plan(affinity, threads, current_cpu_topology());
+#pragma omp parallel num_threads(threads)
+    {
+        int t = omp_get_thread_num();
+        if (t != 0) {
+            set_ftz(ftz);
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            if (plan.empty()) {
+                sched_getaffinity(getpid(), sizeof(set), &set);  // "none": the process's mask
+            } else {
+                CPU_SET(plan[static_cast<std::size_t>(t) % plan.size()], &set);
+            }
+            sched_setaffinity(0, sizeof(set), &set);
+        }
+    }
+    applied = want;
+}
+
+CallScope::CallScope(const MKLConfig& cfg, int threads, double work) : ftz_(cfg.enable_fast_math) {
+    if (threads > 1 && work >= kTeamSetupMinWork) prepare_workers(cfg.enable_fast_math, cfg.thread_affinity, threads);
+}
+
+}  // namespace neuroperf::detail
