@@ -55,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                         a, b = _inputs(np, n, dtype, args.seed, args.inputs_dir)
                         timing = _time_matmul(a, b, args.min_time)
                     except Exception as exc:  # one bad case must not lose the others
-                        peerlib.log(f"{name}: {type(exc).__name__}: {exc}")
-                        rows.append(peerlib.error_row(name, f"{type(exc).__name__}: {exc}"))
+                        rows.append(peerlib.failed_case(name, exc))
                         continue
                     gflops = 2.0 * n ** 3 / timing.real_time / 1e9
                     rows.append(peerlib.make_row(name, timing, counters={"GFLOPS": gflops},

@@ -280,6 +280,13 @@ def error_row(name: str, message: str) -> dict[str, Any]:
             "error_message": message}
 
 
+def failed_case(name: str, exc: BaseException) -> dict[str, Any]:
+    """Log a case that raised and return its error row: one bad case must not lose the others."""
+    message = f"{type(exc).__name__}: {exc}"
+    log(f"{name}: {message}")
+    return error_row(name, message)
+
+
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[TextIO]:
     """Send everything written to stdout (Python *and* C level) to stderr.

@@ -52,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
                     timing = peerlib.time_batched(run, min_time=args.min_time)
                 except Exception as exc:  # one bad case must not lose the others
-                    peerlib.log(f"{name}: {type(exc).__name__}: {exc}")
-                    rows.append(peerlib.error_row(name, f"{type(exc).__name__}: {exc}"))
+                    rows.append(peerlib.failed_case(name, exc))
                     continue
                 rows.append(peerlib.make_row(name, timing, label=f"{label}, {args.steps} steps/call"))
                 peerlib.log(f"{name}: {timing.real_time / args.steps * 1e6:.2f} us/step")

@@ -101,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                             try:
                                 timing = peerlib.time_batched(calls[impl], min_time=args.min_time, min_batches=5)
                             except Exception as exc:  # one bad case must not lose the others
-                                peerlib.log(f"{name}: {type(exc).__name__}: {exc}")
-                                rows.append(peerlib.error_row(name, f"{type(exc).__name__}: {exc}"))
+                                rows.append(peerlib.failed_case(name, exc))
                                 continue
                             rows.append(peerlib.make_row(name, timing, label=label))
                             peerlib.log(f"{name}: {timing.real_time * 1e3:.2f} ms/call ({timing.batches} batches)")

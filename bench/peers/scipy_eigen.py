@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(peerlib.make_row(name, timing, label=label, time_unit="us"))
                     peerlib.log(f"{name}: {timing.real_time * 1e3:.2f} ms")
                 except Exception as exc:  # one bad case must not lose the others
-                    rows.append(peerlib.error_row(name, f"{type(exc).__name__}: {exc}"))
+                    rows.append(peerlib.failed_case(name, exc))
             for n, d in args.sparse:
                 name = peerlib.bench_name("eigen", "scipy_eigs", N=n, density=d, threads=args.threads)
                 a = _reservoir(np, sp, n, d, args.seed)
@@ -138,8 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                                                  label=f"{label}; max|λ|={found[-1]:.10g}, unverified"))
                     peerlib.log(f"{name}: {timing.real_time:.3f} s, max|lambda|={found[-1]:.12g}")
                 except Exception as exc:
-                    peerlib.log(f"{name}: {type(exc).__name__}: {exc}")
-                    rows.append(peerlib.error_row(name, f"{type(exc).__name__}: {exc}"))
+                    rows.append(peerlib.failed_case(name, exc))
         peerlib.emit(rows, out)
     return 0
 

@@ -28,17 +28,9 @@ namespace fs = std::filesystem;
 using namespace neuroperf;
 using neuroperf::test_support::EnvGuard;
 using neuroperf::test_support::TempDir;
+using neuroperf::test_support::quiet_opts;
 
 namespace {
-
-
-
-ContextOptions quiet_opts() {
-    ContextOptions o;
-    o.calibrate = false;
-    o.log = [](std::string_view) {};
-    return o;
-}
 
 struct GemmCase {
     index_t m, n, k;

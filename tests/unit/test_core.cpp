@@ -22,24 +22,9 @@ namespace fs = std::filesystem;
 using namespace neuroperf;
 using neuroperf::test_support::EnvGuard;
 using neuroperf::test_support::TempDir;
+using neuroperf::test_support::expect_throw_msg;
 
 namespace {
-
-
-
-template <class E, class F>
-std::string expect_throw_msg(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "wrong exception type: " << e.what();
-        return {};
-    }
-    ADD_FAILURE() << "no exception thrown";
-    return {};
-}
 
 }  // namespace
 

@@ -29,32 +29,12 @@ namespace fs = std::filesystem;
 using namespace neuroperf;
 using neuroperf::test_support::EnvGuard;
 using neuroperf::test_support::TempDir;
+using neuroperf::test_support::quiet_opts;
+using neuroperf::test_support::expect_throw_msg;
 
 namespace {
 
-
-ContextOptions quiet_opts() {
-    ContextOptions o;
-    o.calibrate = false;
-    o.log = [](std::string_view) {};
-    return o;
-}
-
 MKLOptimizer make_opt(MKLConfig cfg = {}) { return MKLOptimizer(std::move(cfg), make_context(quiet_opts())); }
-
-template <class E, class F>
-std::string expect_throw_msg(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "wrong exception type: " << e.what();
-        return {};
-    }
-    ADD_FAILURE() << "no exception thrown";
-    return {};
-}
 
 template <class T>
 void fill_random(ArrayView<T> v, std::mt19937& rng) {

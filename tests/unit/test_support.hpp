@@ -2,12 +2,18 @@
 #pragma once
 
 #include <cstdlib>
+#include <exception>
+#include <string_view>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
 #include <stdlib.h>
+
+#include <gtest/gtest.h>
+
+#include "neuroperf/context.hpp"
 
 namespace neuroperf::test_support {
 
@@ -50,5 +56,28 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+/// Context options for tests: no calibration (fixed backend order), no log output.
+inline ContextOptions quiet_opts() {
+    ContextOptions o;
+    o.calibrate = false;
+    o.log = [](std::string_view) {};
+    return o;
+}
+
+/// Runs f, expects it to throw E, returns the message (a test failure otherwise).
+template <class E, class F>
+std::string expect_throw_msg(F&& f) {
+    try {
+        f();
+    } catch (const E& e) {
+        return e.what();
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "wrong exception type: " << e.what();
+        return {};
+    }
+    ADD_FAILURE() << "no exception thrown";
+    return {};
+}
 
 }  // namespace neuroperf::test_support
