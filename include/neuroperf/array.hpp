@@ -140,6 +140,13 @@ public:
     const T& operator()(index_t i, index_t j) const { return data_.get()[i * layout_.strides[0] + j]; }
     void fill(T value) { std::fill_n(data_.get(), size(), value); }
 
+    /// Hands the buffer to another owner (e.g. a NumPy array's capsule), which must free it with
+    /// detail::AlignedFree; the array is left empty (rank 0, no data).
+    std::unique_ptr<T[], detail::AlignedFree> release() noexcept {
+        layout_ = {};
+        return std::move(data_);
+    }
+
 private:
     std::unique_ptr<T[], detail::AlignedFree> data_;
     Layout layout_{};

@@ -1,0 +1,29 @@
+"""neuroperf: a performance layer for spiking networks and reservoir computing.
+
+The seed's API (MKLOptimizer, ParallelProcessor, JITCompiler and the enable_*() helpers),
+backed by the C++ library. See docs/guide/python.md.
+"""
+
+import os as _os
+import sys as _sys
+
+# The MKL wheel installs its libraries into the virtual environment's lib/: let the backend
+# registry look there when the interpreter runs in a venv that is not activated.
+if _sys.prefix != _sys.base_prefix and not _os.environ.get("VIRTUAL_ENV"):
+    _os.environ["VIRTUAL_ENV"] = _sys.prefix
+
+from . import _core  # noqa: E402
+from ._core import (  # noqa: E402,F401
+    AlphaKernel, BackendError, CsrMatrix, Error, ExponentialKernel, IOError, NotBuiltError,
+    ShapeError, SpectralRadius, SpikeKernel, TypeError, ValueError, backends, cache_dir,
+    scale_to_spectral_radius)
+from ._mkl import MKLConfig, MKLOptimizer, enable_mkl_optimization, spectral_radius  # noqa: E402,F401
+
+__version__ = _core.version()
+
+__all__ = [
+    "MKLConfig", "MKLOptimizer", "enable_mkl_optimization",
+    "ExponentialKernel", "AlphaKernel", "SpikeKernel", "CsrMatrix", "SpectralRadius",
+    "spectral_radius", "scale_to_spectral_radius", "backends", "cache_dir",
+    "Error", "ValueError", "ShapeError", "TypeError", "BackendError", "IOError", "NotBuiltError",
+]

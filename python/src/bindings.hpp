@@ -1,0 +1,10 @@
+// One function per component adds its classes and functions to the module.
+#pragma once
+
+#include <nanobind/nanobind.h>
+
+namespace neuroperf::py {
+
+void bind_mkl(nanobind::module_& m);
+
+}  // namespace neuroperf::py

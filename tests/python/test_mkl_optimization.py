@@ -1,0 +1,484 @@
+"""neuroperf.MKLOptimizer from Python against numpy/scipy references: every call, dtypes,
+layouts, edge sizes, errors, zero-copy, the GIL and reference counts."""
+import gc
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import neuroperf as npf
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def opt():
+    return npf.enable_mkl_optimization()
+
+
+def tol(dtype, k=1):
+    """Tolerance for sums of k products in dtype (relative to the magnitudes involved)."""
+    eps = np.finfo(dtype).eps
+    return 8 * eps * max(1, k) ** 0.5 * 4
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+def test_config_defaults_and_repr():
+    c = npf.MKLConfig()
+    assert c.num_threads is None and c.thread_affinity == "balanced" and c.enable_fast_math is True
+    assert c.precision_mode == "high" and c.verbose is False and c.backend == "auto"
+    assert "MKLConfig(" in repr(c)
+    assert npf.MKLConfig(num_threads=2) == npf.MKLConfig(num_threads=2)
+
+
+def test_seed_configuration_example_works():
+    config = npf.MKLConfig(num_threads=8, thread_affinity="balanced", enable_fast_math=True,
+                           precision_mode="high", verbose=False)
+    optimizer = npf.MKLOptimizer(config)
+    assert optimizer.config is config
+    assert optimizer.num_threads == 8
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    ({"bogus": 1}, npf.TypeError, "bogus"),
+    ({"num_threads": "4"}, npf.TypeError, "num_threads"),
+    ({"num_threads": True}, npf.TypeError, "num_threads"),
+    ({"num_threads": -1}, npf.ValueError, "num_threads"),
+    ({"precision_mode": "medium"}, npf.ValueError, "precision_mode"),
+    ({"thread_affinity": "random"}, npf.ValueError, "thread_affinity"),
+    ({"backend": "cuda"}, npf.Error, "cuda"),
+])
+def test_bad_config_raises_named_errors(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        npf.MKLConfig(**kwargs)
+
+
+def test_errors_are_builtin_subclasses():
+    assert issubclass(npf.ValueError, ValueError) and issubclass(npf.ValueError, npf.Error)
+    assert issubclass(npf.ShapeError, ValueError) and issubclass(npf.TypeError, TypeError)
+    assert issubclass(npf.NotBuiltError, NotImplementedError)
+
+
+def test_config_setattr_validates():
+    c = npf.MKLConfig()
+    with pytest.raises(npf.ValueError):
+        c.precision_mode = "x"
+    assert c.precision_mode == "high"
+    c.precision_mode = "low"
+    assert c.precision_mode == "low"
+
+
+# --- matrix multiply --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,n,k", [(0, 3, 2), (1, 1, 1), (2, 3, 5), (3, 0, 4), (7, 13, 11), (64, 33, 17),
+                                   (257, 129, 65)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_matches_numpy(opt, dtype, m, n, k, ta, tb):
+    r = rng(m * 100 + n * 10 + k)
+    a = r.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = r.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    c = opt.optimize_matrix_multiply(a, b, transpose_a=ta, transpose_b=tb)
+    ref = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+    assert c.dtype == dtype and c.shape == (m, n)
+    np.testing.assert_allclose(c, ref, rtol=tol(dtype, k), atol=tol(dtype, k) * max(1, k) ** 0.5)
+
+
+@SETTINGS
+@given(m=st.integers(0, 40), n=st.integers(0, 40), k=st.integers(0, 40),
+       dtype=st.sampled_from([np.float32, np.float64]),
+       layout=st.sampled_from(["C", "F", "strided", "negative"]))
+def test_matmul_any_layout(opt, m, n, k, dtype, layout):
+    r = rng(m + 41 * n + 1681 * k)
+
+    def make(shape):
+        x = r.standard_normal((shape[0] * 2, shape[1] * 2)).astype(dtype)
+        if layout == "C":
+            return np.ascontiguousarray(x[:shape[0], :shape[1]])
+        if layout == "F":
+            return np.asfortranarray(x[:shape[0], :shape[1]])
+        if layout == "strided":
+            return x[::2, ::2]
+        return x[::-2, ::-2]
+
+    a, b = make((m, k)), make((k, n))
+    c = opt.optimize_matrix_multiply(a, b)
+    np.testing.assert_allclose(c, a.astype(np.float64) @ b, rtol=tol(dtype, k), atol=tol(dtype, k) * max(1, k))
+
+
+def test_matmul_nan_inf_propagate_like_numpy(opt):
+    a = np.ones((3, 3))
+    a[0, 0] = np.nan
+    a[1, 1] = np.inf
+    c = opt.optimize_matrix_multiply(a, np.eye(3))
+    with np.errstate(invalid="ignore"):
+        ref = a @ np.eye(3)
+    np.testing.assert_array_equal(np.isnan(c), np.isnan(ref))
+    np.testing.assert_array_equal(np.isinf(c), np.isinf(ref))
+
+
+def test_matmul_dtype_promotion_and_array_likes(opt):
+    a32 = np.ones((2, 2), np.float32)
+    assert opt.optimize_matrix_multiply(a32, np.ones((2, 2))).dtype == np.float64
+    assert opt.optimize_matrix_multiply(a32, np.ones((2, 2), np.int32)).dtype == np.float32
+    c = opt.optimize_matrix_multiply([[1, 2], [3, 4]], [[1, 0], [0, 1]])
+    assert c.dtype == np.float64
+    np.testing.assert_array_equal(c, [[1, 2], [3, 4]])
+
+    class ArrayLike:
+        def __array__(self, dtype=None, copy=None):
+            return np.eye(2)
+
+    np.testing.assert_array_equal(opt.optimize_matrix_multiply(ArrayLike(), ArrayLike()), np.eye(2))
+
+
+def test_matmul_accepts_dlpack_objects(opt):
+    class OnlyDLPack:  # exposes nothing but the DLPack protocol
+        def __init__(self, a):
+            self._a = a
+
+        def __dlpack__(self, **kw):
+            return self._a.__dlpack__(**kw)
+
+        def __dlpack_device__(self):
+            return self._a.__dlpack_device__()
+
+    a = rng().standard_normal((5, 4)).astype(np.float32)
+    np.testing.assert_allclose(opt.optimize_matrix_multiply(OnlyDLPack(a), OnlyDLPack(a.T.copy())), a @ a.T,
+                               rtol=1e-5)
+
+
+def test_seed_quick_start_with_jax():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    key = jax.random.PRNGKey(0)
+    a = jax.random.normal(key, (100, 100))
+    b = jax.random.normal(key, (100, 100))
+    mkl_optimizer = npf.enable_mkl_optimization()
+    result = mkl_optimizer.optimize_matrix_multiply(a, b)
+    np.testing.assert_allclose(result, np.asarray(jnp.matmul(a, b, precision="highest")), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("a, b, exc, words", [
+    (np.ones((2, 3)), np.ones((2, 3)), npf.ShapeError, "b"),
+    (np.ones(3), np.ones((3, 3)), npf.ShapeError, "a"),
+    (np.ones((2, 2), complex), np.ones((2, 2)), npf.TypeError, "complex128"),
+    (np.array([[object()]]), np.ones((1, 1)), npf.TypeError, "object"),
+    (np.array([["x"]]), np.ones((1, 1)), npf.TypeError, "a"),
+    (None, np.ones((1, 1)), TypeError, "a"),
+    (np.ones((1, 1, 1, 1, 1)), np.ones((1, 1)), npf.ShapeError, "rank"),
+])
+def test_matmul_bad_inputs(opt, a, b, exc, words):
+    with pytest.raises(exc, match=words):
+        opt.optimize_matrix_multiply(a, b)
+
+
+def test_output_owns_the_cpp_buffer_without_copy(opt):
+    c = opt.optimize_matrix_multiply(np.ones((4, 4)), np.ones((4, 4)))
+    assert not c.flags.owndata and type(c.base).__name__ == "PyCapsule"
+    assert c.flags.writeable and c.flags.c_contiguous
+    assert c.ctypes.data % 64 == 0  # neuroperf's 64-byte aligned buffer, handed over
+
+
+# --- elementwise ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode, rtol32, rtol64", [("high", 2e-7, 1e-15), ("low", 5e-7, 1e-13), ("ep", 1e-3, 1e-7)])
+def test_vector_tanh_exp_precision_modes(mode, rtol32, rtol64):
+    o = npf.MKLOptimizer(precision_mode=mode)
+    x = np.linspace(-20, 20, 1001)
+    for dt, rt in ((np.float32, rtol32), (np.float64, rtol64)):
+        xs = x.astype(dt)
+        np.testing.assert_allclose(o.vector_tanh(xs), np.tanh(xs.astype(np.float64)), rtol=rt * 4, atol=rt)
+        np.testing.assert_allclose(o.vector_exp(xs), np.exp(xs.astype(np.float64)), rtol=rt * 4)
+
+
+# --- spike convolution ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("t, k", [(1, 1), (2, 3), (3, 2), (17, 5), (5, 17), (101, 1), (97, 31), (1000, 200)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_convolution_matches_numpy(opt, mode, t, k, dtype):
+    r = rng(t * 7 + k)
+    train = (r.random(t) < 0.2).astype(dtype)
+    kernel = r.standard_normal(k).astype(dtype)
+    y = opt.optimize_spike_convolution(train, kernel, mode)
+    ref = np.convolve(train.astype(np.float64), kernel.astype(np.float64), mode)
+    assert y.shape == ref.shape and y.dtype == dtype
+    np.testing.assert_allclose(y, ref, rtol=tol(dtype, k), atol=tol(dtype, k) * k)
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("spikes_dtype", [bool, np.uint8, np.float32])
+def test_convolution_2d_axes_and_spike_dtypes(opt, axis, spikes_dtype):
+    r = rng(3)
+    trains = r.random((6, 50)) < 0.1
+    if axis == 0:
+        trains = trains.T
+    kernel = r.standard_normal(9).astype(np.float32)
+    y = opt.optimize_spike_convolution(trains.astype(spikes_dtype), kernel, "same", axis=axis)
+    chan = trains.T if axis == 0 else trains
+    ref = np.stack([np.convolve(c.astype(np.float64), kernel, "same") for c in chan])
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.T if axis == 0 else y, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("family, fn", [(npf.ExponentialKernel, lambda t, tau: np.exp(-t / tau)),
+                                        (npf.AlphaKernel, lambda t, tau: (t / tau) * np.exp(1 - t / tau))])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_convolution_kernel_families(opt, family, fn, mode):
+    r = rng(5)
+    train = (r.random((3, 400)) < 0.05).astype(np.float64)
+    kern = family(5.0, 0.5, 60)
+    assert kern.length == 60 and kern.tau == 5.0 and "Kernel" in repr(kern)
+    taps = fn(np.arange(60) * 0.5, 5.0)
+    y = opt.optimize_spike_convolution(train, kern, mode)
+    ref = np.stack([np.convolve(c, taps, mode) for c in train])
+    np.testing.assert_allclose(y, ref, rtol=1e-9, atol=1e-9)
+
+
+def test_convolution_non_contiguous_trains(opt):
+    base = (rng(8).random((4, 300)) < 0.1).astype(np.float64)
+    view = base[::2, ::3]
+    kernel = np.array([0.5, 1.0, -0.25])
+    y = opt.optimize_spike_convolution(view, kernel, "full")
+    ref = np.stack([np.convolve(c, kernel, "full") for c in view])
+    np.testing.assert_allclose(y, ref, atol=1e-12)
+
+
+def test_convolution_bad_mode_and_axis(opt):
+    with pytest.raises(npf.ValueError, match="full.*same.*valid"):
+        opt.optimize_spike_convolution(np.ones(5), np.ones(2), "middle")
+    with pytest.raises(npf.ValueError, match="axis"):
+        opt.optimize_spike_convolution(np.ones((2, 5)), np.ones(2), "full", axis=2)
+
+
+# --- reservoir --------------------------------------------------------------------------------
+
+def esn_reference(x, win, w, u, leak, act=np.tanh, bias=0.0):
+    return (1 - leak) * x + leak * act(win @ u + w @ x + bias)
+
+
+def esn_problem(n, d, dens, dtype, seed=0):
+    r = rng(seed)
+    w = sp.random(n, n, density=dens, format="csr", random_state=seed, dtype=np.float64)
+    w.data = (w.data - 0.5).astype(dtype)
+    w = w.astype(dtype)
+    win = (r.standard_normal((n, d)) * 0.5).astype(dtype)
+    x = r.standard_normal(n).astype(dtype) * 0.1
+    u = r.standard_normal(d).astype(dtype)
+    return x, win, w, u
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, d", [(1, 1), (2, 3), (13, 1), (97, 5), (500, 20)])
+@pytest.mark.parametrize("weights", ["dense", "scipy", "csr"])
+def test_reservoir_update_matches_scipy(opt, dtype, n, d, weights):
+    x, win, w, u = esn_problem(n, d, 0.1, dtype, seed=n)
+    wa = {"dense": w.toarray(), "scipy": w, "csr": npf.CsrMatrix.from_scipy(w)}[weights]
+    y = opt.optimize_reservoir_update(x, win, wa, u, leak_rate=0.3)
+    ref = esn_reference(x.astype(np.float64), win.astype(np.float64), w.astype(np.float64), u.astype(np.float64), 0.3)
+    assert y.dtype == dtype and y.shape == (n,)
+    np.testing.assert_allclose(y, ref, rtol=tol(dtype, n) * 4, atol=tol(dtype, n) * 4)
+
+
+@pytest.mark.parametrize("activation, fn", [("tanh", np.tanh), ("identity", lambda v: v),
+                                            ("relu", lambda v: np.maximum(v, 0)),
+                                            ("sigmoid", lambda v: 1 / (1 + np.exp(-v)))])
+def test_reservoir_activations_and_bias(opt, activation, fn):
+    x, win, w, u = esn_problem(40, 3, 0.2, np.float64, seed=1)
+    b = rng(2).standard_normal(40)
+    y = opt.optimize_reservoir_update(x, win, w, u, leak_rate=0.7, activation=activation, bias=b)
+    np.testing.assert_allclose(y, esn_reference(x, win, w.toarray(), u, 0.7, fn, b), rtol=1e-12, atol=1e-12)
+
+
+def test_reservoir_update_inplace_writes_into_a_view(opt):
+    x, win, w, u = esn_problem(30, 2, 0.2, np.float64, seed=3)
+    big = np.zeros(60)
+    view = big[::2]
+    view[:] = x
+    opt.reservoir_update_inplace(view, win, w, u, leak_rate=0.5)
+    np.testing.assert_allclose(big[::2], esn_reference(x, win, w.toarray(), u, 0.5), rtol=1e-12, atol=1e-12)
+    assert np.all(big[1::2] == 0)
+    with pytest.raises(npf.TypeError, match="reservoir_state"):
+        opt.reservoir_update_inplace(view.astype(np.float32), win, w, u)
+    ro = x.copy()
+    ro.flags.writeable = False
+    with pytest.raises(npf.ValueError, match="writable"):
+        opt.reservoir_update_inplace(ro, win, w, u)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_run_reservoir_matches_step_loop(opt, dtype):
+    x, win, w, _ = esn_problem(200, 4, 0.05, dtype, seed=4)
+    inputs = rng(5).standard_normal((50, 4)).astype(dtype)
+    states = opt.run_reservoir(np.zeros(200, dtype), win, w, inputs, leak_rate=0.4)
+    ref, s = [], np.zeros(200)
+    for t in range(50):
+        s = esn_reference(s, win.astype(np.float64), w.astype(np.float64), inputs[t].astype(np.float64), 0.4)
+        ref.append(s)
+    assert states.shape == (50, 200) and states.dtype == dtype
+    np.testing.assert_allclose(states, np.array(ref), rtol=tol(dtype, 200) * 50, atol=tol(dtype, 200) * 50)
+
+
+def test_reservoir_errors(opt):
+    x, win, w, u = esn_problem(10, 2, 0.3, np.float64)
+    with pytest.raises(npf.ShapeError, match="input_weights"):
+        opt.optimize_reservoir_update(x, win[:5], w, u)
+    with pytest.raises(npf.ValueError, match="activation"):
+        opt.optimize_reservoir_update(x, win, w, u, activation="softmax")
+    with pytest.raises(npf.ValueError, match="leak"):
+        opt.optimize_reservoir_update(x, win, w, u, leak_rate=1.5)
+    bad = w.toarray()
+    bad[0, 0] = np.nan
+    with pytest.raises(npf.ValueError):
+        opt.optimize_reservoir_update(x, win, bad, u, check_finite=True)
+
+
+def test_csr_matrix_roundtrip_and_validation():
+    w = sp.random(20, 30, density=0.2, format="csr", random_state=1)
+    c = npf.CsrMatrix.from_scipy(w)
+    assert c.shape == (20, 30) and c.nnz == w.nnz and c.dtype == np.float64
+    np.testing.assert_array_equal(c.to_dense(), w.toarray())
+    np.testing.assert_array_equal(c.indptr, w.indptr)
+    np.testing.assert_array_equal(c.indices, w.indices)
+    c2 = npf.CsrMatrix((20, 30), c.indptr, c.indices, c.data)
+    np.testing.assert_array_equal(c2.to_dense(), w.toarray())
+    coo = sp.coo_matrix(([1.0, 2.0, 3.0], ([0, 0, 1], [2, 2, 0])), shape=(2, 3))  # duplicate entry
+    np.testing.assert_array_equal(npf.CsrMatrix.from_scipy(coo).to_dense(), coo.toarray())
+    with pytest.raises(npf.ValueError, match="indices"):
+        npf.CsrMatrix((2, 2), np.array([0, 1, 2]), np.array([0, 5]), np.array([1.0, 2.0]))
+    with pytest.raises(npf.TypeError, match="integer"):
+        npf.CsrMatrix((2, 2), np.array([0, 1, 2.0]), np.array([0, 1]), np.array([1.0, 2.0]))
+
+
+# --- batch, eigen, spectral radius --------------------------------------------------------------
+
+@pytest.mark.parametrize("b, n, m, density", [(1, 1, 1, 1.0), (3, 17, 5, 0.3), (64, 200, 33, 0.02),
+                                              (8, 100, 50, 0.0), (2, 50, 7, 1.0)])
+def test_batch_processing_matches_numpy(opt, b, n, m, density):
+    r = rng(b + n + m)
+    spikes = r.random((b, n)) < density
+    wm = r.standard_normal((n, m)).astype(np.float32)
+    y = opt.optimize_batch_processing(spikes, wm)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, spikes.astype(np.float64) @ wm, rtol=1e-5, atol=1e-5 * n ** 0.5)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 31])
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_eigenvalues_match_scipy(opt, n, symmetric):
+    a = rng(n).standard_normal((n, n))
+    if symmetric:
+        a = a + a.T
+    w = opt.optimize_eigenvalue_computation(a)
+    ref = scipy.linalg.eigvals(a)
+    key = lambda z: (np.round(z.real, 8), np.round(z.imag, 8))  # noqa: E731
+    np.testing.assert_allclose(sorted(w, key=key), sorted(ref, key=key), rtol=1e-9, atol=1e-9)
+    if symmetric:
+        assert w.dtype == np.float64
+    w2, v = opt.optimize_eigenvalue_computation(a, compute_eigenvectors=True)
+    np.testing.assert_allclose(a @ v, v * w2, atol=1e-8 * n)
+
+
+def test_defective_matrix_eigenvalues(opt):
+    a = np.array([[2.0, 1.0], [0.0, 2.0]])  # one eigenvector for a double eigenvalue
+    np.testing.assert_allclose(opt.optimize_eigenvalue_computation(a), [2.0, 2.0])
+
+
+def test_spectral_radius_dense_and_sparse(opt):
+    w = sp.random(300, 300, density=0.05, format="csr", random_state=7)
+    w.data -= 0.5
+    ref = np.max(np.abs(scipy.linalg.eigvals(w.toarray())))
+    for m in (w, w.toarray(), npf.CsrMatrix.from_scipy(w)):
+        r = npf.spectral_radius(m)
+        assert isinstance(r, npf.SpectralRadius)
+        assert abs(float(r) - ref) <= 1e-6 * ref and r.method and r.verification
+    with pytest.raises(npf.ShapeError):
+        opt.spectral_radius(np.ones((2, 3)))
+
+
+def test_scale_to_spectral_radius_in_place():
+    w = rng(9).standard_normal((50, 50))
+    before = npf.scale_to_spectral_radius(w, 0.9)
+    assert before.value > 0
+    assert abs(np.max(np.abs(np.linalg.eigvals(w))) - 0.9) < 1e-6
+    c = npf.CsrMatrix.from_dense(rng(10).standard_normal((30, 30)) * (rng(11).random((30, 30)) < 0.2))
+    npf.scale_to_spectral_radius(c, 1.1)
+    assert abs(float(npf.spectral_radius(c)) - 1.1) < 1e-6
+    with pytest.raises(npf.ValueError, match="rho"):
+        npf.scale_to_spectral_radius(w, -1.0)
+
+
+def test_benchmark_performance_report(tmp_path, opt):
+    path = tmp_path / "mkl.json"
+    rep = opt.benchmark_performance(matrix_sizes=[8, 16], num_iterations=2, output_path=path)
+    assert path.exists() and json.loads(path.read_text())["benchmarks"]
+    assert rep["average_speedup"] > 0 and rep["max_speedup"] >= rep["average_speedup"] * (1 - 1e-12)
+    assert {(e["operation"], e["size"]) for e in rep["entries"]} == {(op, n) for op in ("sgemm", "dgemm") for n in (8, 16)}
+    for e in rep["entries"]:
+        assert e["speedup"] == pytest.approx(e["baseline_seconds"] / e["optimized_seconds"])
+
+
+# --- GIL, reference counts, CLI ------------------------------------------------------------------
+
+def test_gil_is_released_during_kernels(opt):
+    a = rng().standard_normal((1200, 1200))
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    time.sleep(0.01)
+    start = time.perf_counter()
+    for _ in range(3):
+        opt.optimize_matrix_multiply(a, a)
+    end = time.perf_counter()
+    stop.set()
+    t.join()
+    during = [x for x in ticks if start < x < end]
+    # With the GIL held the ticker could not run at all while the products are computed.
+    assert len(during) >= max(2, int((end - start) / 0.001) // 10)
+
+
+def test_no_reference_leaks_over_many_calls(opt):
+    a = np.ones((4, 4), np.float32)
+    x, win, w, u = esn_problem(20, 2, 0.2, np.float64)
+    wc = npf.CsrMatrix.from_scipy(w)
+    before = [sys.getrefcount(o) for o in (a, x, win, wc, u)]
+    gc.collect()
+    objects = len(gc.get_objects())
+    for _ in range(10_000):
+        opt.optimize_matrix_multiply(a, a)
+        opt.optimize_reservoir_update(x, win, wc, u)
+    gc.collect()
+    assert [sys.getrefcount(o) for o in (a, x, win, wc, u)] == before
+    assert len(gc.get_objects()) - objects < 100
+
+
+def test_python_m_neuroperf_runs_the_cli():
+    out = subprocess.run([sys.executable, "-m", "neuroperf", "--version"], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.startswith("neuroperf ") and npf.__version__ in out.stdout
+
+
+def test_backends_listed():
+    names = {b["name"] for b in npf.backends()}
+    assert {"builtin", "openblas"} <= names
