@@ -21,29 +21,6 @@ namespace {
 
 using namespace nb::literals;
 
-// Reservoir or spectral-radius matrix: a dense array, a neuroperf.CsrMatrix or a scipy.sparse one.
-struct MatrixArg {
-    std::optional<Input> dense;
-    const PyCsr* csr = nullptr;
-    std::optional<PyCsr> owned;  // converted from scipy.sparse
-
-    const PyCsr* sparse() const { return owned ? &*owned : csr; }
-    std::optional<DType> sparse_dtype() const {
-        return sparse() ? std::optional<DType>(sparse()->dtype()) : std::nullopt;
-    }
-};
-
-MatrixArg as_matrix(nb::handle obj, const char* arg) {
-    MatrixArg m;
-    if (nb::isinstance<PyCsr>(obj))
-        m.csr = nb::inst_ptr<PyCsr>(obj);
-    else if (is_scipy_sparse(obj))
-        m.owned = csr_from_scipy(obj, arg);
-    else
-        m.dense = as_input(obj, arg);
-    return m;
-}
-
 template <class T>
 ReservoirOptions<T> reservoir_options(double leak_rate, const std::string& activation, const std::optional<Input>& bias,
                                       bool check_finite) {

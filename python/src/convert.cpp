@@ -23,6 +23,8 @@ PyObject* exc_backend = nullptr;
 PyObject* exc_io = nullptr;
 PyObject* exc_not_built = nullptr;
 
+}  // namespace
+
 PyObject* new_exception(nb::module_& m, const char* name, const char* doc, std::initializer_list<PyObject*> bases) {
     nb::tuple b = nb::steal<nb::tuple>(PyTuple_New(static_cast<Py_ssize_t>(bases.size())));
     Py_ssize_t i = 0;
@@ -36,6 +38,10 @@ PyObject* new_exception(nb::module_& m, const char* name, const char* doc, std::
     m.attr(name) = nb::handle(e);
     return e;
 }
+
+PyObject* error_class() { return exc_error; }
+
+namespace {
 
 std::string str_of(nb::handle h) {
     return nb::str(h).c_str();
@@ -274,6 +280,17 @@ PyCsr csr_from_arrays(index_t rows, index_t cols, nb::handle indptr, nb::handle 
         for (index_t i = 0; i < view.size(); ++i) vals[static_cast<std::size_t>(i)] = view(i);
         return PyCsr{CsrMatrix<T>(rows, cols, std::move(ptr), std::move(idx), std::move(vals))};
     });
+}
+
+MatrixArg as_matrix(nb::handle obj, const char* arg) {
+    MatrixArg m;
+    if (nb::isinstance<PyCsr>(obj))
+        m.csr = nb::inst_ptr<PyCsr>(obj);
+    else if (is_scipy_sparse(obj))
+        m.owned = csr_from_scipy(obj, arg);
+    else
+        m.dense = as_input(obj, arg);
+    return m;
 }
 
 bool is_scipy_sparse(nb::handle obj) {

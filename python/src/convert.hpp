@@ -21,6 +21,10 @@ namespace nb = nanobind;
 /// Creates the Python exception classes (neuroperf.Error and its subclasses, each also deriving
 /// from the matching builtin) in module `m` and registers the C++ -> Python translation.
 void register_exceptions(nb::module_& m);
+/// A new exception class neuroperf.<name> deriving from `bases`, added to module `m`.
+PyObject* new_exception(nb::module_& m, const char* name, const char* doc, std::initializer_list<PyObject*> bases);
+/// neuroperf.Error (the base of every neuroperf exception).
+PyObject* error_class();
 /// Raises neuroperf.TypeError (a TypeError and a neuroperf.Error) with `message`.
 [[noreturn]] void raise_type_error(const std::string& message);
 
@@ -88,6 +92,19 @@ PyCsr csr_from_scipy(nb::handle obj, const char* arg);
 /// `c` as CsrMatrix<T>: itself when it has that dtype, else a converted copy kept in `storage`.
 template <class T>
 const CsrMatrix<T>& csr_as(const PyCsr& c, CsrMatrix<T>& storage);
+
+/// A matrix argument: a dense array, a neuroperf.CsrMatrix or a scipy.sparse one.
+struct MatrixArg {
+    std::optional<Input> dense;
+    const PyCsr* csr = nullptr;
+    std::optional<PyCsr> owned;  ///< converted from scipy.sparse
+
+    const PyCsr* sparse() const { return owned ? &*owned : csr; }
+    std::optional<DType> sparse_dtype() const {
+        return sparse() ? std::optional<DType>(sparse()->dtype()) : std::nullopt;
+    }
+};
+MatrixArg as_matrix(nb::handle obj, const char* arg);
 
 /// Calls f.template operator()<float>() or <double>() by dtype.
 template <class F>
