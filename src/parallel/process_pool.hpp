@@ -1,0 +1,40 @@
+// The "process" strategy: named task kinds run in neuroperf-worker processes started with
+// posix_spawn, data in POSIX shared memory (docs/dev/parallel.md). Private.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "neuroperf/parallel_processor.hpp"
+
+namespace neuroperf::parallel {
+
+/// The C signature of a ProcessPlugin symbol.
+using PluginFn = int (*)(const float* in, std::int64_t n, float* out, std::int64_t out_capacity, std::int64_t* out_n);
+
+/// True when this library can run the process strategy (worker executable found).
+bool process_strategy_built();
+
+template <class T>
+struct ProcessOutputs {
+    std::vector<Array<T>> outputs;
+    ParallelReport report;
+};
+
+ProcessOutputs<float> run_plugin_in_processes(const ParallelProcessor& pp, const std::vector<ArrayView<const float>>& batches,
+                                              const ProcessPlugin& plugin, index_t max_output);
+
+template <class T>
+ProcessOutputs<T> run_reservoirs_in_processes(const ParallelProcessor& pp, const std::vector<ArrayView<const T>>& states,
+                                              const std::vector<ArrayView<const T>>& w_in,
+                                              std::span<const CsrMatrix<T>> w, const std::vector<ArrayView<const T>>& inputs,
+                                              const ReservoirOptions<T>& options, const std::vector<double>& costs);
+
+ProcessOutputs<float> run_reasoning_in_processes(const ParallelProcessor& pp,
+                                                 const std::vector<std::shared_ptr<const ReasoningCore>>& cores,
+                                                 const std::vector<ArrayView<const float>>& inputs, bool balance,
+                                                 const std::vector<double>& costs);
+
+}  // namespace neuroperf::parallel
