@@ -46,6 +46,9 @@ struct ParallelConfig {
     double load_balance_threshold = 0.8;
     /// Tasks per block of the static schedule (load balancing off); 0 = one block per worker.
     int chunk_size = 0;
+    /// Process strategy: a task running longer than this many seconds has its worker killed
+    /// and the call fails with WorkerError (> 0).
+    double process_task_timeout = 600;
     /// Log schedules and per-call monitoring through the context's log sink.
     bool verbose = false;
 
@@ -95,6 +98,11 @@ struct ParallelReport {
     double imbalance = 1;                 ///< max / mean worker busy time (1 = balanced)
     double scheduled_makespan = 0;        ///< makespan of the schedule in estimated cost units
     std::size_t steals = 0;
+    /// Process strategy: seconds spent starting the worker pool in this call (0 when an
+    /// existing pool was reused) and mean per-task dispatch overhead (round trip through the
+    /// pipes minus the time the worker computed).
+    double pool_start_seconds = 0;
+    double dispatch_overhead_seconds = 0;
     /// A one-line summary ("multi_modal_reasoning: 7 tasks on 2 thread workers, 12.3 ms, ...").
     std::string summary() const;
 };

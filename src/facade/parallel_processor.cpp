@@ -31,6 +31,7 @@ struct ParallelState {
     ParallelStats stats;
     double imbalance_sum = 0;
     std::map<std::string, double> seconds_per_unit;
+    parallel::PoolSlot pool;
 };
 }  // namespace detail
 
@@ -66,6 +67,8 @@ void ParallelConfig::validate() const {
     if (!(load_balance_threshold > 0 && load_balance_threshold <= 1))
         throw ValueError(fmt::format("ParallelConfig.load_balance_threshold: expected a value in (0, 1], got {}",
                                      load_balance_threshold));
+    if (!(process_task_timeout > 0))
+        throw ValueError(fmt::format("ParallelConfig.process_task_timeout: expected seconds > 0, got {}", process_task_timeout));
     if (chunk_size < 0)
         throw ValueError(fmt::format("ParallelConfig.chunk_size: expected >= 0 (0 = auto), got {}", chunk_size));
 }
@@ -162,7 +165,7 @@ std::vector<Array<float>> ParallelProcessor::parallel_spike_processing(const std
         if (!spike_batches[i].is_contiguous())
             throw ShapeError(fmt::format("spike_batches[{}]: expected a contiguous array, got strides that are not C order", i));
     if (config_.parallel_strategy == "process") {
-        auto r = parallel::run_plugin_in_processes(*this, spike_batches, plugin, max_output);
+        auto r = parallel::run_plugin_in_processes(*this, state_->pool, spike_batches, plugin, max_output);
         record(*state_, r.report, config_, context_);
         return std::move(r.outputs);
     }
@@ -280,7 +283,7 @@ std::vector<Array<T>> ParallelProcessor::parallel_reservoir_computation(const st
                                                                         const ReservoirOptions<T>& options) const {
     auto costs = check_reservoirs<T>(reservoir_states, input_weights, reservoir_weights, input_spikes_list);
     if (config_.parallel_strategy == "process") {
-        auto r = parallel::run_reservoirs_in_processes<T>(*this, reservoir_states, input_weights, reservoir_weights,
+        auto r = parallel::run_reservoirs_in_processes<T>(*this, state_->pool, reservoir_states, input_weights, reservoir_weights,
                                                           input_spikes_list, options, costs);
         record(*state_, r.report, config_, context_);
         return std::move(r.outputs);
@@ -333,7 +336,7 @@ MultiModalResult ParallelProcessor::parallel_multi_modal_reasoning(
     }
     MultiModalResult res;
     if (config_.parallel_strategy == "process") {
-        auto r = parallel::run_reasoning_in_processes(*this, reasoning_cores, input_data_list, load_balance, costs);
+        auto r = parallel::run_reasoning_in_processes(*this, state_->pool, reasoning_cores, input_data_list, load_balance, costs);
         res.outputs = std::move(r.outputs);
         res.report = std::move(r.report);
         record(*state_, res.report, config_, context_);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <mutex>
 #include <numeric>
 
@@ -29,14 +28,6 @@ std::string message_of(const std::exception_ptr& e) {
     }
 }
 
-// The queues workers pull from. One mutex: a pull is a few hundred nanoseconds against tasks
-// that are worth parallelising only when they take tens of microseconds.
-struct Queues {
-    std::mutex mu;
-    std::vector<std::deque<std::size_t>> q;
-    std::vector<double> cost;  // queued estimated cost per worker
-};
-
 }  // namespace
 
 Schedule plan(const std::vector<double>& costs, const ExecOptions& o) {
@@ -51,6 +42,39 @@ bool should_steal(const std::vector<double>& queued_cost, const std::vector<std:
     if (mx <= 0) return true;
     double mean = std::accumulate(queued_cost.begin(), queued_cost.end(), 0.0) / static_cast<double>(queued_cost.size());
     return mean / mx < threshold;
+}
+
+TaskQueues::TaskQueues(const Schedule& s, const std::vector<double>& costs, bool balance, double threshold)
+    : cost_(s.loads), costs_(costs), balance_(balance), threshold_(threshold) {
+    for (const auto& q : s.queues) q_.emplace_back(q.begin(), q.end());
+}
+
+// One mutex: a pull is a few hundred nanoseconds against tasks that are worth parallelising
+// only when they take tens of microseconds.
+bool TaskQueues::next(std::size_t w, std::size_t& t, bool& stolen) {
+    std::lock_guard lock(mu_);
+    if (!q_[w].empty()) {
+        t = q_[w].front();
+        q_[w].pop_front();
+        cost_[w] -= costs_[t];
+        stolen = false;
+        return true;
+    }
+    if (!balance_) return false;
+    std::vector<std::size_t> counts(q_.size());
+    for (std::size_t v = 0; v < q_.size(); ++v) counts[v] = q_[v].size();
+    std::vector<double> queued = cost_;
+    queued[w] = 0;
+    if (!should_steal(queued, counts, threshold_)) return false;
+    std::size_t victim = w;
+    for (std::size_t v = 0; v < q_.size(); ++v)
+        if (!q_[v].empty() && (victim == w || cost_[v] > cost_[victim])) victim = v;
+    if (victim == w) return false;
+    t = q_[victim].back();
+    q_[victim].pop_back();
+    cost_[victim] -= costs_[t];
+    stolen = true;
+    return true;
 }
 
 ParallelReport execute(const std::vector<double>& costs, const ExecOptions& o,
@@ -70,48 +94,18 @@ ParallelReport execute(const std::vector<double>& costs, const ExecOptions& o,
     r.worker_busy_seconds.assign(static_cast<std::size_t>(workers), 0.0);
     r.worker_thread_ids.assign(static_cast<std::size_t>(workers), 0);
 
-    Queues qs;
-    qs.cost = s.loads;
-    for (auto& q : s.queues) qs.q.emplace_back(q.begin(), q.end());
+    TaskQueues queues(s, costs, o.balance, o.threshold);
     std::atomic<bool> cancel{false};
     std::mutex error_mu;
     std::exception_ptr first_error;
     std::size_t first_error_task = 0;
     std::atomic<std::size_t> steals{0};
 
-    // Pops the next task for worker w (own queue front, else a steal from the back of the
-    // queue with most queued cost); false when there is nothing left for it.
-    auto next = [&](std::size_t w, std::size_t& t, bool& stolen) {
-        std::lock_guard lock(qs.mu);
-        if (!qs.q[w].empty()) {
-            t = qs.q[w].front();
-            qs.q[w].pop_front();
-            qs.cost[w] -= costs[t];
-            stolen = false;
-            return true;
-        }
-        if (!o.balance) return false;
-        std::vector<std::size_t> counts(qs.q.size());
-        for (std::size_t v = 0; v < qs.q.size(); ++v) counts[v] = qs.q[v].size();
-        std::vector<double> queued = qs.cost;
-        queued[w] = 0;
-        if (!should_steal(queued, counts, o.threshold)) return false;
-        std::size_t victim = w;
-        for (std::size_t v = 0; v < qs.q.size(); ++v)
-            if (!qs.q[v].empty() && (victim == w || qs.cost[v] > qs.cost[victim])) victim = v;
-        if (victim == w) return false;
-        t = qs.q[victim].back();
-        qs.q[victim].pop_back();
-        qs.cost[victim] -= costs[t];
-        stolen = true;
-        return true;
-    };
-
     auto run_worker = [&](std::size_t w) {
         r.worker_thread_ids[w] = os_thread_id();
         std::size_t t = 0;
         bool stolen = false;
-        while (!cancel.load(std::memory_order_relaxed) && next(w, t, stolen)) {
+        while (!cancel.load(std::memory_order_relaxed) && queues.next(w, t, stolen)) {
             Timer timer;
             try {
                 task(t);
