@@ -143,7 +143,7 @@ void print_table(const std::vector<nlohmann::json>& rows) {
             double s = to_seconds(r->value("real_time", 0.0), r->value("time_unit", "ns"));
             std::string gf = r->contains("GFLOPS") ? fmt::format("{:.2f}", (*r)["GFLOPS"].get<double>()) : "";
             std::string note = r->value("label", "");
-            for (const char* counter : {"speedup", "makespan_vs_optimal"})  // suites' ratio counters
+            for (const char* counter : {"speedup", "makespan_vs_optimal", "busy_threads", "pool_start_ms", "dispatch_overhead_us"})
                 if (r->contains(counter)) note += fmt::format("{}{} {:.3f}", note.empty() ? "" : "; ", counter, (*r)[counter].get<double>());
             std::cout << fmt::format("{:<{}}  {:>11}  {:>9}  {:>7.0f}%  {}\n", name, w, format_time(s), gf,
                                      100.0 * best[keys[b]] / s, note);

@@ -7,7 +7,9 @@
 //     LPT scheduling against static blocks (load balancing off): counter `makespan_vs_optimal`
 //     = the call's wall time / the optimal makespan of its measured task times; `speedup` over
 //     the serial run.
-//   process/...: pool start and per-task dispatch of the process strategy (when built).
+//   reservoirs/process/...: the same reservoirs in worker processes (not in --quick).
+//   process/...: pool start and per-task dispatch of the process strategy (counters
+//     pool_start_ms and dispatch_overhead_us).
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -118,7 +120,7 @@ struct Samples {
     }
 };
 
-void add_reservoir_rows(Suite& s, const Context& ctx, index_t n, int threads) {
+void add_reservoir_rows(Suite& s, const Context& ctx, index_t n, int threads, bool process) {
     double flops_per_reservoir = 2.0 * kSteps * static_cast<double>(n) * (std::max(1.0, 0.1 * static_cast<double>(n)) + kInputDim);
     double flops = kReservoirs * flops_per_reservoir;
     std::string params = fmt::format("K={}/N={}/density=0.1", kReservoirs, n);
@@ -144,6 +146,28 @@ void add_reservoir_rows(Suite& s, const Context& ctx, index_t n, int threads) {
         c.counters = [busy] { return std::map<std::string, double>{{"busy_threads", busy->max()}}; };
         if (t > 1) c.speedup_over = base;
         s.cases.push_back(std::move(c));
+    }
+    if (process) {
+        // The same work in worker processes (weights through shared memory, once per call).
+        for (int t : tl) {
+            ParallelConfig cfg;
+            cfg.num_threads = t;
+            cfg.parallel_strategy = "process";
+            auto pp = std::make_shared<ParallelProcessor>(cfg, ctx);
+            BenchCase c{fmt::format("reservoirs/process/{}/threads={}", params, t), flops, "worker processes, shared memory",
+                        [pp, n, ctx] {
+                            auto r = make_reservoirs(n, ctx);
+                            auto call = [pp, r] {
+                                auto out = pp->parallel_reservoir_computation<float>(
+                                    r->vx0, r->vw_in, std::span<const CsrMatrix<float>>(r->w), r->vu);
+                                if (out.size() != kReservoirs) throw ValueError("reservoirs: wrong result count");
+                            };
+                            call();  // starts the pool (NotBuiltError here skips the row)
+                            return std::function<void()>(call);
+                        }};
+            c.speedup_over = base;
+            s.cases.push_back(std::move(c));
+        }
     }
     if (threads > 1) {
         // The alternative: one reservoir after another, each on the multi-threaded kernel.
@@ -230,14 +254,59 @@ void add_reasoning_rows(Suite& s, const Context& ctx, index_t n, index_t unit) {
     }
 }
 
+// Process strategy costs: starting a pool (each iteration a new processor's first call: pool
+// start + one tiny task + shutdown; counter pool_start_ms) and dispatching tiny tasks on a
+// running pool (counter dispatch_overhead_us: per-task round trip minus worker compute).
+void add_process_rows(Suite& s, const Context& ctx, int workers) {
+    ReservoirCoreSpec spec;
+    spec.reservoir_size = 4;
+    spec.input_dim = 1;
+    spec.output_dim = 1;
+    auto tiny = std::make_shared<ReservoirReasoningCore>("tiny", spec, ctx);
+    auto input = std::make_shared<Array<float>>(std::initializer_list<index_t>{1, 1});
+    auto start = std::make_shared<Samples>();
+    BenchCase c{fmt::format("process/pool_start/workers={}", workers), 0, "spawn + ready + 1 task + shutdown",
+                [ctx, workers, tiny, input, start] {
+                    return std::function<void()>([ctx, workers, tiny, input, start] {
+                        ParallelConfig cfg;
+                        cfg.num_threads = workers;
+                        cfg.parallel_strategy = "process";
+                        ParallelProcessor pp(cfg, ctx);
+                        auto r = pp.parallel_multi_modal_reasoning({tiny}, {input->view()});
+                        start->add(r.report.pool_start_seconds * 1e3);
+                    });
+                }};
+    c.counters = [start] { return std::map<std::string, double>{{"pool_start_ms", start->median()}}; };
+    s.cases.push_back(std::move(c));
+    constexpr int kTasks = 64;
+    auto overhead = std::make_shared<Samples>();
+    BenchCase d{fmt::format("process/dispatch/tasks={}/workers={}", kTasks, workers), 0, "tiny tasks on a running pool",
+                [ctx, workers, tiny, input, overhead] {
+                    ParallelConfig cfg;
+                    cfg.num_threads = workers;
+                    cfg.parallel_strategy = "process";
+                    auto pp = std::make_shared<ParallelProcessor>(cfg, ctx);
+                    std::vector<std::shared_ptr<const ReasoningCore>> cores(kTasks, tiny);
+                    std::vector<ArrayView<const float>> in(kTasks, input->view());
+                    pp->parallel_multi_modal_reasoning(cores, in);  // pool up
+                    return std::function<void()>([pp, cores, in, overhead] {
+                        auto r = pp->parallel_multi_modal_reasoning(cores, in);
+                        overhead->add(r.report.dispatch_overhead_seconds * 1e6);
+                    });
+                }};
+    d.counters = [overhead] { return std::map<std::string, double>{{"dispatch_overhead_us", overhead->median()}}; };
+    s.cases.push_back(std::move(d));
+}
+
 }  // namespace
 
 Suite make_parallel_suite(bool quick, int threads, const Context& ctx) {
     Suite s;
     s.min_time = quick ? 0.05 : 0.5;
     s.repetitions = quick ? 1 : 5;
-    add_reservoir_rows(s, ctx, quick ? 500 : 2000, threads);
+    add_reservoir_rows(s, ctx, quick ? 500 : 2000, threads, !quick);
     add_reasoning_rows(s, ctx, quick ? 200 : 500, quick ? 4 : 8);
+    add_process_rows(s, ctx, std::max(threads, 2));
     return s;
 }
 
