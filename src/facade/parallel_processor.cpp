@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "facade/context_impl.hpp"
 #include "neuroperf/cpu.hpp"
 #include "neuroperf/files.hpp"
 #include "neuroperf/hash_random.hpp"
@@ -90,6 +91,12 @@ ParallelProcessor::ParallelProcessor(ParallelConfig config) : ParallelProcessor(
 ParallelProcessor::ParallelProcessor(ParallelConfig config, Context context)
     : config_(std::move(config)), context_(std::move(context)), state_(std::make_shared<detail::ParallelState>()) {
     config_.validate();
+    if (config_.verbose) {  // as MKLOptimizer: a verbose config turns the context's log on
+        context_.impl().options.verbose = true;
+        context_.log(fmt::format("ParallelProcessor: {} worker(s), strategy {}, load balancing {} (threshold {}), chunk {}",
+                                 num_threads(), config_.parallel_strategy, config_.enable_load_balancing ? "on" : "off",
+                                 config_.load_balance_threshold, config_.chunk_size));
+    }
 }
 
 int ParallelProcessor::num_threads() const {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -480,8 +481,7 @@ TEST(ParallelProcessor, MonitoringAndVerboseLog) {
         std::lock_guard lock(mu);
         lines.emplace_back(s);
     };
-    o.verbose = true;
-    ParallelConfig cfg;
+    ParallelConfig cfg;  // the context is not verbose: the config's verbose turns its log on
     cfg.num_threads = 2;
     cfg.verbose = true;
     ParallelProcessor p(cfg, make_context(o));
@@ -521,13 +521,15 @@ TEST(ParallelProcessor, MonitoringAndVerboseLog) {
     EXPECT_GE(s.max_imbalance, s.mean_imbalance);
     ASSERT_TRUE(s.last.has_value());
     EXPECT_EQ(s.last->operation, "custom_op");
-    bool saw_summary = false, saw_plan = false;
+    bool saw_summary = false, saw_plan = false, saw_ctor = false;
     for (const auto& l : lines) {
+        saw_ctor |= l.find("ParallelProcessor: 2 worker(s), strategy thread") != std::string::npos;
         saw_summary |= l.find("spike_processing: 8 tasks on 2 thread worker(s)") != std::string::npos;
         saw_plan |= l.find("custom_op: 3 tasks, static schedule") != std::string::npos;
     }
     EXPECT_TRUE(saw_summary);
     EXPECT_TRUE(saw_plan);
+    EXPECT_TRUE(saw_ctor);
     p.reset_performance_stats();
     EXPECT_EQ(p.get_performance_stats().calls, 0u);
     // Copies share the record.
@@ -622,4 +624,29 @@ TEST(ParallelProcessor, NoOversubscription) {
     EXPECT_EQ(r.workers, 2);
     std::set<long> ids(r.worker_thread_ids.begin(), r.worker_thread_ids.end());
     EXPECT_EQ(ids.size(), 2u);
+}
+
+TEST(ParallelProcessor, BenchmarkParallelPerformance) {
+    ParallelConfig cfg;
+    cfg.num_threads = 2;
+    ParallelProcessor p(cfg, test_context());
+    test_support::TempDir dir;
+    auto path = dir.path() / "parallel.json";
+    auto rep = p.benchmark_parallel_performance({8, 21}, 1, path);
+    // sizes × threads 1..2 × strategies (thread, and process when the worker is present)
+    ASSERT_TRUE(rep.entries.size() == 4u || rep.entries.size() == 8u) << rep.entries.size();
+    for (const auto& e : rep.entries) {
+        EXPECT_GT(e.seconds, 0);
+        if (e.threads == 1) {
+            EXPECT_EQ(e.speedup, 1.0);
+        }
+        EXPECT_NEAR(e.efficiency, e.speedup / e.threads, 1e-12);
+    }
+    EXPECT_EQ(rep.entries[0].size, 8);
+    auto j = nlohmann::json::parse(std::ifstream(path));
+    ASSERT_EQ(j["benchmarks"].size(), rep.entries.size());
+    EXPECT_EQ(j["benchmarks"][1]["name"], "reservoirs/thread/K=8/N=8/density=0.1/threads=2");
+    EXPECT_TRUE(j["benchmarks"][1].contains("speedup"));
+    expect_throw_msg<ValueError>([&] { p.benchmark_parallel_performance({8}, 0); });
+    expect_throw_msg<ValueError>([&] { p.benchmark_parallel_performance({0}, 1); });
 }
