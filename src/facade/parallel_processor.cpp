@@ -290,6 +290,8 @@ std::vector<Array<T>> ParallelProcessor::parallel_reservoir_computation(const st
                                                                         const ReservoirOptions<T>& options) const {
     auto costs = check_reservoirs<T>(reservoir_states, input_weights, reservoir_weights, input_spikes_list);
     if (config_.parallel_strategy == "process") {
+        // Workers load the 1-thread GEMM choice from the calibration cache this resolves.
+        (void)single_thread_optimizer(context_).backend_for<T>(64, 64, 64);
         auto r = parallel::run_reservoirs_in_processes<T>(*this, state_->pool, reservoir_states, input_weights, reservoir_weights,
                                                           input_spikes_list, options, costs);
         record(*state_, r.report, config_, context_);
@@ -343,6 +345,7 @@ MultiModalResult ParallelProcessor::parallel_multi_modal_reasoning(
     }
     MultiModalResult res;
     if (config_.parallel_strategy == "process") {
+        (void)single_thread_optimizer(context_).backend_for<float>(64, 64, 64);
         auto r = parallel::run_reasoning_in_processes(*this, state_->pool, reasoning_cores, input_data_list, load_balance, costs);
         res.outputs = std::move(r.outputs);
         res.report = std::move(r.report);

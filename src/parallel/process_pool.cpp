@@ -58,7 +58,8 @@ std::filesystem::path find_worker() {
         return env;
     }
     auto dir = library_dir();
-    for (const auto& c : {dir / "neuroperf-worker", dir.parent_path() / "libexec" / "neuroperf" / "neuroperf-worker"})
+    // Build tree: beside the library; installed: libexec relative to the library's directory.
+    for (const auto& c : {dir / "neuroperf-worker", (dir / NEUROPERF_WORKER_FROM_LIBDIR).lexically_normal()})
         if (!dir.empty() && ::access(c.c_str(), X_OK) == 0) return c;
     return {};
 }
@@ -308,8 +309,8 @@ std::shared_ptr<ProcessPool> pool_for(PoolSlot& slot, int workers, double& start
     auto exe = find_worker();
     if (exe.empty())
         throw NotBuiltError(fmt::format("ParallelConfig.parallel_strategy \"process\": the worker executable neuroperf-worker "
-                                        "was not found beside the library ({}) nor in ../libexec/neuroperf; set NEUROPERF_WORKER",
-                                        library_dir().string()));
+                                        "was not found beside the library ({}) nor at {}; set NEUROPERF_WORKER",
+                                        library_dir().string(), (library_dir() / NEUROPERF_WORKER_FROM_LIBDIR).lexically_normal().string()));
     slot.pool = std::make_shared<ProcessPool>(workers, exe);
     started = slot.pool->start_seconds();
     return slot.pool;

@@ -19,7 +19,7 @@ using PluginFn = int (*)(const float* in, std::int64_t n, float* out, std::int64
 /// True when this library can run the process strategy (worker executable found).
 bool process_strategy_built();
 /// The neuroperf-worker executable: $NEUROPERF_WORKER (NotBuiltError if not executable), else
-/// beside the library, else <libdir>/../libexec/neuroperf/; empty when none.
+/// beside the library (build tree), else the install's libexec/neuroperf/; empty when none.
 std::filesystem::path find_worker();
 
 class ProcessPool;
