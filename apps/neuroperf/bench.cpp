@@ -142,8 +142,11 @@ void print_table(const std::vector<nlohmann::json>& rows) {
             }
             double s = to_seconds(r->value("real_time", 0.0), r->value("time_unit", "ns"));
             std::string gf = r->contains("GFLOPS") ? fmt::format("{:.2f}", (*r)["GFLOPS"].get<double>()) : "";
+            std::string note = r->value("label", "");
+            for (const char* counter : {"speedup", "makespan_vs_optimal", "busy_threads", "pool_start_ms", "dispatch_overhead_us"})
+                if (r->contains(counter)) note += fmt::format("{}{} {:.3f}", note.empty() ? "" : "; ", counter, (*r)[counter].get<double>());
             std::cout << fmt::format("{:<{}}  {:>11}  {:>9}  {:>7.0f}%  {}\n", name, w, format_time(s), gf,
-                                     100.0 * best[keys[b]] / s, r->value("label", ""));
+                                     100.0 * best[keys[b]] / s, note);
         }
     }
 }
@@ -223,6 +226,8 @@ int run_bench(const BenchOptions& options) {
                 return;
             }
             for (auto _ : st) call();
+            if (c.counters)
+                for (const auto& [k, v] : c.counters()) st.counters[k] = v;
             st.SetLabel(c.label);
         });
         b->UseRealTime()->MinTime(min_time)->Unit(benchmark::kMicrosecond);
@@ -257,6 +262,26 @@ int run_bench(const BenchOptions& options) {
         if (flops.count(run) && flops[run] > 0 && !r.value("error_occurred", false) &&
             r.value("aggregate_name", "") != "cv" && r.value("aggregate_name", "") != "stddev")
             r["GFLOPS"] = flops[run] / to_seconds(r["real_time"].get<double>(), r["time_unit"]) * 1e-9;
+    }
+
+    // speedup counters: the baseline row's time over this row's, per aggregate (or iteration).
+    {
+        std::map<std::string, std::string> over;
+        for (const auto& c : suite.cases)
+            if (!c.speedup_over.empty()) over[c.name] = c.speedup_over;
+        std::map<std::pair<std::string, std::string>, double> secs;
+        for (const auto& r : doc["benchmarks"])
+            if (!r.value("error_occurred", false))
+                secs[{r.value("run_name", r.value("name", "")), r.value("aggregate_name", "")}] =
+                    to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
+        for (auto& r : doc["benchmarks"]) {
+            auto it = over.find(r.value("run_name", r.value("name", "")));
+            std::string agg = r.value("aggregate_name", "");
+            if (it == over.end() || r.value("error_occurred", false) || agg == "cv" || agg == "stddev") continue;
+            auto base = secs.find({it->second, agg});
+            double mine = to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
+            if (base != secs.end() && mine > 0) r["speedup"] = base->second / mine;
+        }
     }
 
     if (options.peers) {

@@ -99,7 +99,7 @@ std::vector<int> thread_list(int threads) {
 
 }  // namespace
 
-std::vector<std::string> suite_names() { return {"gemm", "conv", "reservoir", "batch", "eigen", "quick"}; }
+std::vector<std::string> suite_names() { return {"gemm", "conv", "reservoir", "batch", "eigen", "parallel", "quick"}; }
 
 Suite make_suite(const std::string& name, bool quick, int threads, const Context& ctx) {
     Suite s;
@@ -120,7 +120,7 @@ Suite make_suite(const std::string& name, bool quick, int threads, const Context
         add_gemm_rows<float>(s, ctx, sizes, thread_list(threads));
         add_gemm_rows<double>(s, ctx, {256}, {1});
         add_numpy_peer(s, sizes, thread_list(threads), "float32", s.min_time);
-        for (auto make : {&make_conv_suite, &make_reservoir_suite, &make_batch_suite, &make_eigen_suite}) {
+        for (auto make : {&make_conv_suite, &make_reservoir_suite, &make_batch_suite, &make_eigen_suite, &make_parallel_suite}) {
             Suite part = make(true, threads, ctx);
             s.cases.insert(s.cases.end(), part.cases.begin(), part.cases.end());
             s.peers.insert(s.peers.end(), part.peers.begin(), part.peers.end());
@@ -133,6 +133,8 @@ Suite make_suite(const std::string& name, bool quick, int threads, const Context
         s = make_batch_suite(quick, threads, ctx);
     } else if (name == "eigen") {
         s = make_eigen_suite(quick, threads, ctx);
+    } else if (name == "parallel") {
+        s = make_parallel_suite(quick, threads, ctx);
     } else {
         throw ValueError(fmt::format("suite: expected one of {}, got \"{}\"", fmt::join(suite_names(), ", "), name));
     }

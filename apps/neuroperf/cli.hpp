@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ struct BenchCase {
     double flops_per_iteration = 0;    ///< for the GFLOPS counter (0: none)
     std::string label;                 ///< shown beside the row, e.g. the backend auto chose
     std::function<std::function<void()>()> make;  ///< builds inputs, returns the timed call
+    /// Optional: counters read after the timed runs (added to the row, e.g. makespan_vs_optimal).
+    std::function<std::map<std::string, double>()> counters{};
+    /// Optional: name of the row this one's `speedup` counter is measured against
+    /// (that row's time / this row's time, same aggregate).
+    std::string speedup_over{};
 };
 
 /// A peer script to run with the suite (`bench/peers/<script>` with its arguments).

@@ -6,5 +6,6 @@
 namespace neuroperf::py {
 
 void bind_mkl(nanobind::module_& m);
+void bind_parallel(nanobind::module_& m);
 
 }  // namespace neuroperf::py

@@ -7,4 +7,5 @@ NB_MODULE(_core, m) {
     neuroperf::py::init_numpy();
     neuroperf::py::register_exceptions(m);
     neuroperf::py::bind_mkl(m);
+    neuroperf::py::bind_parallel(m);
 }
