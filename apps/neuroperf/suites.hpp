@@ -9,5 +9,6 @@ Suite make_conv_suite(bool quick, int threads, const Context& ctx);
 Suite make_reservoir_suite(bool quick, int threads, const Context& ctx);
 Suite make_batch_suite(bool quick, int threads, const Context& ctx);
 Suite make_eigen_suite(bool quick, int threads, const Context& ctx);
+Suite make_jit_suite(bool quick, int threads, const Context& ctx);
 
 }  // namespace neuroperf::cli
