@@ -119,6 +119,7 @@ struct Network {
 // A temporary directory removed with the last case that uses it.
 struct ScratchDir {
     std::filesystem::path path;
+    std::atomic<int> kernels{0};  // kernels compiled so far (each compile row call needs a new one)
     ScratchDir() {
         std::string t = (std::filesystem::temp_directory_path() / "neuroperf-benchjit-XXXXXX").string();
         if (!::mkdtemp(t.data())) throw IOError("bench jit: cannot create a temporary directory");
@@ -149,13 +150,12 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
         return make_context(o);
     };
 
-    s.cases.push_back({"compile/spike_processing/cold", 0, "a new kernel per call, clang/g++ -O3 -march=native", [own_context] {
+    s.cases.push_back({"compile/spike_processing/cold", 0, "a new kernel per call, clang/g++ -O3 -march=native", [own_context, base] {
                            auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
                            jit->compiler_description();  // find the compiler outside the timing
-                           auto counter = std::make_shared<int>(0);
-                           return std::function<void()>([jit, counter] {
-                               LifSpec spec = benchmark_spec(4000, SynapseModel::current);
-                               spec.tau_m = 20 + 1e-9 * ++*counter;  // a new source, hence a new key
+                           return std::function<void()>([jit, base] {
+                               // A new size is a new source (sizes are baked in), hence a new key.
+                               LifSpec spec = benchmark_spec(4000 + ++base->kernels, SynapseModel::current);
                                auto k = jit->compile_spike_processing_kernel<float>(spec);
                                if (!k.is_compiled()) throw BackendError("jit: not compiled: " + k.fallback_reason());
                            });

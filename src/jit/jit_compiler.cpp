@@ -153,15 +153,18 @@ SpikeProcessingKernel<T> JITCompiler::compile_spike_processing_kernel(const LifS
     st->spec = spec;
     st->constants = kernels::lif_constants<T>(spec);
     if (!config_.enable_jit) {
-        st->aot_source = jit::spike_source<T>(spec, "neuroperf_jit_spike_processing", config_.enable_parallel_loops);
+        st->aot_source = jit::spike_source<T>(spec, "neuroperf_jit_spike_processing", config_.enable_parallel_loops,
+                                              config_.enable_fastmath);
         if (config_.verbose) context_.impl().options.log("jit: disabled, spike processing runs the AOT kernel");
         return SpikeProcessingKernel<T>(std::move(st));
     }
     jit::KernelRequest req;
     req.kernel = "spike_processing";
     req.descriptor = jit::spike_descriptor<T>(spec, config_.enable_parallel_loops);
-    bool parallel = config_.enable_parallel_loops;
-    req.generate = [&spec, parallel](const std::string& entry) { return jit::spike_source<T>(spec, entry, parallel); };
+    bool parallel = config_.enable_parallel_loops, fastmath = config_.enable_fastmath;
+    req.generate = [&spec, parallel, fastmath](const std::string& entry) {
+        return jit::spike_source<T>(spec, entry, parallel, fastmath);
+    };
     req.fastmath = config_.enable_fastmath;
     req.parallel = parallel;
     req.persistent = config_.cache_compiled_functions;

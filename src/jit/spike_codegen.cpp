@@ -15,6 +15,31 @@ std::string lit(T x) {
     return fmt::format("{:a}{}", static_cast<double>(x), std::is_same_v<T, float> ? "f" : "");
 }
 
+// kernels::lif_exp (src/kernels/lif.cpp), operation for operation. Under -ffast-math the
+// compiler may fold (t + magic) − magic, so that variant rounds with rint instead (same k).
+std::string exp_source(bool fastmath) {
+    namespace c = kernels::lif_exp_constants;
+    std::string poly = fmt::format("    double p = {:a};\n", c::coef[12]);
+    for (int d = 11; d >= 0; --d) poly += fmt::format("    p = p * r + {:a};\n", c::coef[d]);
+    std::string reduce =
+        fastmath ? fmt::format("    const double kf = __builtin_rint(x * {0:a});\n"
+                               "    const i64 k = (i64)kf;\n",
+                               c::log2e)
+                 : fmt::format("    const double t = x * {0:a} + {1:a};\n"
+                               "    const double kf = t - {1:a};\n"
+                               "    const i64 k = __builtin_bit_cast(i64, t) - __builtin_bit_cast(i64, {1:a});\n",
+                               c::log2e, c::magic);
+    return fmt::format(R"(// e^x as kernels::lif_exp: clamp, x = k*ln2 + r, degree-12 polynomial, 2^k by bits.
+static inline __attribute__((always_inline)) double lif_exp(double x) {{
+    x = x < -708.0 ? -708.0 : x;
+    x = x > 708.0 ? 708.0 : x;
+{0}    const double r = (x - kf * {1:a}) - kf * {2:a};
+{3}    return p * __builtin_bit_cast(double, (unsigned long long)(k + 1023) << 52);
+}}
+)",
+                       reduce, c::ln2_hi, c::ln2_lo, poly);
+}
+
 }  // namespace
 
 template <class T>
@@ -27,16 +52,15 @@ std::string spike_descriptor(const LifSpec& s, bool parallel) {
 }
 
 template <class T>
-std::string spike_source(const LifSpec& spec, const std::string& entry, bool parallel) {
+std::string spike_source(const LifSpec& spec, const std::string& entry, bool parallel, bool fastmath) {
     const auto c = kernels::lif_constants<T>(spec);
     const char* t = std::is_same_v<T, float> ? "float" : "double";
-    const char* exp_fn = std::is_same_v<T, float> ? "__builtin_expf" : "__builtin_exp";
     std::string vn;
     if (c.conductance)
         vn = fmt::format("        const {0} gt = {1} + gei + gii;\n"
                          "        const {0} vinf = ({2} + gei * {3} + gii * {4}) / gt;\n"
-                         "        {0} vn = vinf + (vi - vinf) * {5}({6} * gt);\n",
-                         t, lit<T>(1), lit(c.v_inf), lit(c.e_exc), lit(c.e_inh), exp_fn, lit(c.a));
+                         "        {0} vn = vinf + (vi - vinf) * ({0})lif_exp((double)({5} * gt));\n",
+                         t, lit<T>(1), lit(c.v_inf), lit(c.e_exc), lit(c.e_inh), lit(c.a));
     else
         vn = fmt::format("        {0} vn = {1} + (vi - {1}) * {2} + gei * {3} + gii * {4};\n", t, lit(c.v_inf),
                          lit(c.p_vv), lit(c.p_ve), lit(c.p_vi));
@@ -61,6 +85,7 @@ struct Args {{
     i64 begin; i64 end; i64 step;
 }};
 
+{exp_fn}
 static void update(Args* a) {{
     const i64 b = a->begin, e = a->end;
     T* __restrict v = a->v;
@@ -116,6 +141,7 @@ extern "C" __attribute__((visibility("default"))) void {entry}(void* args, int p
 }}
 extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(void) {{ return 1; }}
 )",
+        fmt::arg("exp_fn", c.conductance ? exp_source(fastmath) : std::string()),
         fmt::arg("model", synapse_model_name(spec.synapse)), fmt::arg("t", t), fmt::arg("n", c.n), fmt::arg("d", c.d),
         fmt::arg("simd", parallel ? "parallel for simd if(e - b >= 8192) schedule(static)" : "simd"),
         fmt::arg("zero", lit<T>(0)), fmt::arg("vn", vn), fmt::arg("vt", lit(c.v_thresh)), fmt::arg("vr", lit(c.v_reset)),
@@ -125,7 +151,7 @@ extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(
 
 template std::string spike_descriptor<float>(const LifSpec&, bool);
 template std::string spike_descriptor<double>(const LifSpec&, bool);
-template std::string spike_source<float>(const LifSpec&, const std::string&, bool);
-template std::string spike_source<double>(const LifSpec&, const std::string&, bool);
+template std::string spike_source<float>(const LifSpec&, const std::string&, bool, bool);
+template std::string spike_source<double>(const LifSpec&, const std::string&, bool, bool);
 
 }  // namespace neuroperf::jit

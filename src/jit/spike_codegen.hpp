@@ -14,7 +14,8 @@ template <class T>
 std::string spike_descriptor(const LifSpec& spec, bool parallel);
 
 /// The kernel's source; exports `entry` as `extern "C" void entry(void* args, int phases)`.
+/// `fastmath`: the source will be compiled with -ffast-math (avoids idioms it would break).
 template <class T>
-std::string spike_source(const LifSpec& spec, const std::string& entry, bool parallel);
+std::string spike_source(const LifSpec& spec, const std::string& entry, bool parallel, bool fastmath);
 
 }  // namespace neuroperf::jit

@@ -1,5 +1,6 @@
 #include "kernels/lif.hpp"
 
+#include <bit>
 #include <cmath>
 
 namespace neuroperf::kernels {
@@ -10,6 +11,19 @@ namespace {
 double propagator(double dt, double tau_m, double tau_s) {
     if (tau_s == tau_m) return dt / tau_m * std::exp(-dt / tau_m);
     return tau_s / (tau_s - tau_m) * (std::exp(-dt / tau_s) - std::exp(-dt / tau_m));
+}
+
+[[gnu::always_inline]] inline double lif_exp(double x) {
+    namespace c = lif_exp_constants;
+    x = x < -708.0 ? -708.0 : x;
+    x = x > 708.0 ? 708.0 : x;
+    double t = x * c::log2e + c::magic;
+    double kf = t - c::magic;
+    double r = (x - kf * c::ln2_hi) - kf * c::ln2_lo;
+    double p = c::coef[12];
+    for (int d = 11; d >= 0; --d) p = p * r + c::coef[d];
+    std::int64_t k = std::bit_cast<std::int64_t>(t) - std::bit_cast<std::int64_t>(c::magic);
+    return p * std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
 }
 
 template <class T, bool Conductance>
@@ -39,7 +53,7 @@ void update(const LifConstants<T>& c, SpikeStepArgs<T>& a) {
         if constexpr (Conductance) {
             T gt = T(1) + gei + gii;
             T vinf = (v_inf + gei * e_exc + gii * e_inh) / gt;
-            vn = vinf + (vi - vinf) * std::exp(ca * gt);
+            vn = vinf + (vi - vinf) * static_cast<T>(lif_exp(static_cast<double>(ca * gt)));
         } else {
             vn = v_inf + (vi - v_inf) * p_vv + gei * p_ve + gii * p_vi;
         }
