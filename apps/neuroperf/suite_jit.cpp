@@ -8,6 +8,8 @@
 //   load/spike_processing/warm_memory    the same context asking again
 //   spike_processing/<jit|aot>/N=<n>/model=<cuba|coba>/dtype=float32: one timed call runs kSteps
 //   steps of the fused kernel (update + propagation) on the Brian2 CUBA/COBA benchmark network.
+//   convolution/<jit|jit_fastmath|aot>/n=100000/k=<taps>/mode=valid/dtype=float32: one FIR call
+//   (x from unit(h(5, i)), taps exp(−0.2·i)); aot = MKLOptimizer's direct kernel.
 //
 // Network (Vogels & Abbott 2005 as in Brian2's examples), from the counter hash both sides
 // compute (bench/peers/numba_lif.py documents the same recipe):
@@ -200,6 +202,30 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                        return std::function<void()>([net, k] { (void)net->run(k); });
                                    }});
             }
+    // FIR convolution, taps baked in: strict JIT (same sums as AOT), fast-math JIT, AOT direct.
+    std::vector<index_t> tap_counts = quick ? std::vector<index_t>{16} : std::vector<index_t>{8, 16, 64};
+    const index_t signal = 100000;
+    for (index_t k : tap_counts)
+        for (const char* impl : {"jit", "jit_fastmath", "aot"}) {
+            auto params = fmt::format("n={}/k={}/mode=valid/dtype=float32", signal, k);
+            double flops = 2.0 * static_cast<double>(k) * static_cast<double>(signal - k + 1);
+            std::string which = impl;
+            s.cases.push_back({fmt::format("convolution/{}/{}", impl, params), flops, "", [ctx, k, which] {
+                                   auto x = std::make_shared<Array<float>>(Array<float>({signal}));
+                                   Array<float> h({k});
+                                   for (index_t i = 0; i < signal; ++i) x->data()[i] = static_cast<float>(unit(5, static_cast<std::uint64_t>(i)));
+                                   for (index_t i = 0; i < k; ++i) h(i) = static_cast<float>(std::exp(-0.2 * static_cast<double>(i)));
+                                   JITConfig cfg;
+                                   cfg.enable_jit = which != "aot";
+                                   cfg.enable_fastmath = which == "jit_fastmath";
+                                   auto kernel = JITCompiler(cfg, ctx).compile_convolution_kernel<float>(h.view(), signal, "valid");
+                                   if (cfg.enable_jit && !kernel.is_compiled())
+                                       throw BackendError("jit: not compiled: " + kernel.fallback_reason());
+                                   auto y = std::make_shared<std::vector<float>>(static_cast<std::size_t>(kernel.output_length()));
+                                   return std::function<void()>([kernel, x, y] { kernel(x->data(), y->data()); });
+                               }});
+        }
+
     std::string size_list = fmt::format("{}", fmt::join(sizes, ","));
     std::string model_list = quick ? "cuba" : "cuba,coba";
     s.peers.push_back({"numba_lif.py", {"--sizes", size_list, "--models", model_list, "--steps", std::to_string(kSteps),

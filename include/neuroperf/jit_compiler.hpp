@@ -147,6 +147,31 @@ struct LaidOutArray {
     bool copied = false;
 };
 
+/// A FIR convolution with its taps, signal length and mode baked in (compiled or AOT). Cheap to
+/// copy, thread-safe.
+template <class T>
+class ConvolutionKernel {
+public:
+    /// out[0..output_length()) = numpy.convolve(x[0..signal_length()), taps, mode); x and out
+    /// contiguous and not overlapping.
+    void operator()(const T* x, T* out) const;
+    /// Each row of `x` (rank 1: (n); rank 2: channels × n; any strides) -> a new C-order array.
+    /// ShapeError when the last extent is not signal_length().
+    Array<T> operator()(ArrayView<const T> x) const;
+    index_t signal_length() const;
+    index_t output_length() const;
+    const std::string& source() const;
+    const std::string& key() const;
+    bool is_compiled() const;
+    const std::string& fallback_reason() const;
+
+    struct State;  // private
+    explicit ConvolutionKernel(std::shared_ptr<const State> state) : state_(std::move(state)) {}
+
+private:
+    std::shared_ptr<const State> state_;
+};
+
 /// One row of benchmark_jit_performance().
 struct JitBenchmarkEntry {
     std::string name;        ///< "compile/spike_processing/cold", "spike_processing/jit/N=1000", ...
@@ -180,9 +205,18 @@ public:
     template <class T>
     SpikeProcessingKernel<T> compile_spike_processing_kernel(const LifSpec& spec) const;
 
+    /// numpy.convolve(x, taps, mode) for signals of `signal_length` samples, taps baked into the
+    /// code ("full" | "same" | "valid"; numpy's rules when taps are longer than the signal). The
+    /// AOT kernel is MKLOptimizer's direct convolution; compiled without fast math the result is
+    /// bit-identical to it (same summation order), with fast math within rounding. Throws
+    /// ValueError for an unknown mode, non-finite taps or signal_length < 1, ShapeError for taps
+    /// that are not a non-empty 1-D array. Never throws for compiler trouble (AOT fallback).
+    template <class T>
+    ConvolutionKernel<T> compile_convolution_kernel(ArrayView<const T> taps, index_t signal_length,
+                                                    const std::string& mode = "valid") const;
+
     /// Not built yet: throw NotBuiltError (the MKLOptimizer kernels serve these operations).
     void compile_reservoir_update_kernel() const;
-    void compile_convolution_kernel() const;
     void compile_matrix_multiply_kernel() const;
 
     /// `array` (rank 1 or 2) in `access_pattern`, 64-byte aligned: "row_major" (C order),

@@ -15,7 +15,9 @@
 
 #include "facade/context_impl.hpp"
 #include "jit/registry.hpp"
+#include "jit/conv_codegen.hpp"
 #include "jit/spike_codegen.hpp"
+#include "kernels/convolution.hpp"
 #include "kernels/lif.hpp"
 #include "neuroperf/files.hpp"
 #include "neuroperf/hash_random.hpp"
@@ -177,10 +179,6 @@ void JITCompiler::compile_reservoir_update_kernel() const {
     throw NotBuiltError("compile_reservoir_update_kernel: not built yet (issue 6 part 2); "
                         "MKLOptimizer::optimize_reservoir_update runs the fused AOT kernel");
 }
-void JITCompiler::compile_convolution_kernel() const {
-    throw NotBuiltError("compile_convolution_kernel: not built yet (issue 6 part 3); "
-                        "MKLOptimizer::optimize_spike_convolution runs the AOT kernels");
-}
 void JITCompiler::compile_matrix_multiply_kernel() const {
     throw NotBuiltError("compile_matrix_multiply_kernel: not built yet (issue 6 part 4); "
                         "Context::gemm() serves every shape (libxsmm's JIT for small ones)");
@@ -194,6 +192,116 @@ std::string JITCompiler::compiler_description() const {
     const auto& tc = jit::registry_of(context_).toolchain();
     if (tc.path.empty()) return {};
     return fmt::format("{} ({})", tc.path.string(), tc.version_line);
+}
+
+// --- convolution ---------------------------------------------------------------------------
+
+template <class T>
+struct ConvolutionKernel<T>::State {
+    std::vector<T> taps;
+    kernels::ConvGeometry geometry;
+    std::shared_ptr<const jit::KernelOutcome> outcome;
+    void (*entry)(const void*, void*) = nullptr;
+    std::string aot_source, no_key;
+};
+
+template <class T>
+void ConvolutionKernel<T>::operator()(const T* x, T* out) const {
+    const auto& st = *state_;
+    if (st.entry) {
+        st.entry(x, out);
+        return;
+    }
+    kernels::ConvBatch<T> b;
+    b.x = x;
+    b.channels = 1;
+    b.out = out;
+    kernels::conv_direct(b, st.taps.data(), st.geometry, 1);
+}
+
+template <class T>
+Array<T> ConvolutionKernel<T>::operator()(ArrayView<const T> x) const {
+    const auto& g = state_->geometry;
+    if (x.rank() < 1 || x.rank() > 2 || x.shape(x.rank() - 1) != g.n)
+        throw ShapeError(fmt::format("x: expected shape ({}) or (channels, {}), got {}", g.n, g.n, x.layout().shape_string()));
+    const index_t channels = x.rank() == 2 ? x.shape(0) : 1;
+    Array<T> out = x.rank() == 2 ? Array<T>({channels, g.out_len}) : Array<T>({g.out_len});
+    std::vector<T> row(static_cast<std::size_t>(g.n));
+    const index_t ts = x.stride(x.rank() - 1), cs = x.rank() == 2 ? x.stride(0) : 0;
+    for (index_t c = 0; c < channels; ++c) {
+        const T* src = x.data() + c * cs;
+        if (ts != 1) {
+            for (index_t t = 0; t < g.n; ++t) row[static_cast<std::size_t>(t)] = src[t * ts];
+            src = row.data();
+        }
+        (*this)(src, out.data() + c * g.out_len);
+    }
+    return out;
+}
+
+template <class T>
+index_t ConvolutionKernel<T>::signal_length() const {
+    return state_->geometry.n;
+}
+template <class T>
+index_t ConvolutionKernel<T>::output_length() const {
+    return state_->geometry.out_len;
+}
+template <class T>
+const std::string& ConvolutionKernel<T>::source() const {
+    return state_->outcome ? state_->outcome->source : state_->aot_source;
+}
+template <class T>
+const std::string& ConvolutionKernel<T>::key() const {
+    return state_->outcome ? state_->outcome->key : state_->no_key;
+}
+template <class T>
+bool ConvolutionKernel<T>::is_compiled() const {
+    return state_->entry != nullptr;
+}
+template <class T>
+const std::string& ConvolutionKernel<T>::fallback_reason() const {
+    static const std::string disabled = "JIT disabled (JITConfig.enable_jit = false)";
+    static const std::string none;
+    if (state_->entry) return none;
+    return state_->outcome ? state_->outcome->reason : disabled;
+}
+
+template <class T>
+ConvolutionKernel<T> JITCompiler::compile_convolution_kernel(ArrayView<const T> taps, index_t signal_length,
+                                                             const std::string& mode) const {
+    kernels::ConvMode m;
+    if (mode == "full") m = kernels::ConvMode::full;
+    else if (mode == "same") m = kernels::ConvMode::same;
+    else if (mode == "valid") m = kernels::ConvMode::valid;
+    else throw ValueError(fmt::format("mode: expected \"full\", \"same\" or \"valid\", got \"{}\"", mode));
+    if (taps.rank() != 1 || taps.size() < 1)
+        throw ShapeError(fmt::format("taps: expected a non-empty 1-D array, got {}", taps.layout().shape_string()));
+    if (signal_length < 1) throw ValueError(fmt::format("signal_length: expected ≥ 1, got {}", signal_length));
+    if (taps.size() > 1000000) throw ValueError(fmt::format("taps: at most 1000000 can be baked in, got {}", taps.size()));
+    auto st = std::make_shared<typename ConvolutionKernel<T>::State>();
+    for (index_t i = 0; i < taps.size(); ++i) {
+        T v = taps(i);
+        if (!std::isfinite(v)) throw ValueError(fmt::format("taps: expected finite values, got {} at index {}", v, i));
+        st->taps.push_back(v);
+    }
+    st->geometry = kernels::conv_geometry(m, signal_length, taps.size());
+    if (!config_.enable_jit) {
+        st->aot_source = jit::conv_source<T>(st->taps, st->geometry, "neuroperf_jit_convolution", jit::aot_uses_fma());
+        return ConvolutionKernel<T>(std::move(st));
+    }
+    jit::KernelRequest req;
+    req.kernel = "convolution";
+    const bool fma = jit::aot_uses_fma() || config_.enable_fastmath;
+    req.descriptor = jit::conv_descriptor<T>(st->taps, st->geometry, fma);
+    const auto* state = st.get();
+    req.generate = [state, fma](const std::string& entry) { return jit::conv_source<T>(state->taps, state->geometry, entry, fma); };
+    req.fastmath = config_.enable_fastmath;
+    req.parallel = false;  // one channel per call: nothing to share out
+    req.persistent = config_.cache_compiled_functions;
+    st->outcome = jit::registry_of(context_).get(req, config_.verbose);
+    st->entry = reinterpret_cast<void (*)(const void*, void*)>(st->outcome->entry);
+    return ConvolutionKernel<T>(std::move(st));
 }
 
 // --- memory layout -------------------------------------------------------------------------
@@ -377,6 +485,10 @@ int clear_jit_cache(const std::filesystem::path& dir_in) {
 
 JITCompiler enable_jit_compilation(JITConfig config) { return JITCompiler(config, default_context()); }
 
+template class ConvolutionKernel<float>;
+template class ConvolutionKernel<double>;
+template ConvolutionKernel<float> JITCompiler::compile_convolution_kernel<float>(ArrayView<const float>, index_t, const std::string&) const;
+template ConvolutionKernel<double> JITCompiler::compile_convolution_kernel<double>(ArrayView<const double>, index_t, const std::string&) const;
 template class SpikeProcessingKernel<float>;
 template class SpikeProcessingKernel<double>;
 template SpikeProcessingKernel<float> JITCompiler::compile_spike_processing_kernel<float>(const LifSpec&) const;
