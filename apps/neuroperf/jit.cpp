@@ -44,7 +44,7 @@ int run_jit(const JitOptions& options) {
     fmt::print("kernels cached  : {} ({} invalid, rebuilt on next use), {:.1f} KiB\n", entries.size(), invalid, bytes / 1024.0);
     fmt::print("compiler        : {}\n", compiler.empty() ? "none found: kernels run the AOT code (set NEUROPERF_CXX)" : compiler);
     fmt::print("target          : -march=native on {} ({})\n", cpu_info().model_name, fmt::join(cpu_info().isa.names(), " "));
-    fmt::print("kernels         : spike_processing (compiled); reservoir_update, convolution, matrix_multiply not built yet\n");
+    fmt::print("kernels         : spike_processing, convolution (compiled); reservoir_update, matrix_multiply not built yet\n");
     return 0;
 }
 

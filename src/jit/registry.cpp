@@ -423,8 +423,13 @@ KernelOutcome Registry::build(const KernelRequest& req, bool verbose) {
         loaded.source = std::move(source);
         return loaded;
     };
-    // Lock-free first look: a valid entry is complete (written before its record was).
+    // Lock-free first look: a valid entry is complete (written before its record was). A
+    // shared directory we cannot write may still hold it.
     if (auto r = load_entry(dir, key, entry, why); r.entry) return finish(std::move(r), "loaded");
+    if (fs::path shared = root_ / "jit"; req.persistent && dir != shared) {
+        std::string ignored;
+        if (auto r = load_entry(shared, key, entry, ignored); r.entry) return finish(std::move(r), "loaded");
+    }
     KeyLock lock(dir, key);
     if (auto r = load_entry(dir, key, entry, why); r.entry) return finish(std::move(r), "loaded");
     if (fs::exists(dir / (key + ".rec")) || fs::exists(dir / (key + ".so")))
