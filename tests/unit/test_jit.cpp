@@ -4,6 +4,7 @@
 // failing compiler, JIT disabled) and optimize_memory_layout.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -827,4 +828,21 @@ TEST(JitConvolution, BadArguments) {
     Array<double> x({4});
     auto msg = test_support::expect_throw_msg<ShapeError>([&] { (void)k(x.view()); });
     EXPECT_NE(msg.find("(5)"), std::string::npos) << msg;
+}
+
+TEST(JitCompilerApi, BenchmarkRows) {
+    TempDir dir;
+    LoggedContext lc(dir.path());
+    JITCompiler jit(JITConfig{}, lc.ctx);
+    auto rows = jit.benchmark_jit_performance({10}, 1);
+    std::vector<std::string> names;
+    for (const auto& r : rows) {
+        names.push_back(r.name);
+        EXPECT_GT(r.seconds, 0) << r.name;
+    }
+    for (const char* want : {"compile/spike_processing/cold/N=10", "load/spike_processing/warm_disk/N=10",
+                             "load/spike_processing/warm_memory/N=10", "spike_processing/jit/N=10", "spike_processing/aot/N=10"})
+        EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+    test_support::expect_throw_msg<ValueError>([&] { (void)jit.benchmark_jit_performance({0}, 1); });
+    test_support::expect_throw_msg<ValueError>([&] { (void)jit.benchmark_jit_performance({10}, 0); });
 }
