@@ -17,7 +17,7 @@
 //   k = round(0.02·N) synapses per source; synapse j of source i targets column
 //   j·(N/k) + h(1, i·k+j) mod (N/k); weight 1.62 mV (i < 0.8·N) or −9 mV (CUBA), 6 / 67 nS in
 //   units of the 10 nS leak → 0.6 / 6.7 (COBA); v0 = −60 + 10·unit(h(3, i)) mV; COBA starts at
-//   g_e = 4, g_i = 20 (Brian2's means), CUBA at 0.
+//   g_e = 4, g_i = 5 (v∞ = −46 mV: the network fires), CUBA at 0.
 #include <atomic>
 #include <filesystem>
 #include <cmath>
@@ -96,7 +96,7 @@ struct Network {
         bool coba = spec.synapse == SynapseModel::conductance;
         v = v0;
         ge.assign(n, coba ? 4.f : 0.f);
-        gi.assign(n, coba ? 20.f : 0.f);
+        gi.assign(n, coba ? 5.f : 0.f);
         ring_e.assign(n, 0.f);
         ring_i.assign(n, 0.f);
         rf.assign(n, 0);

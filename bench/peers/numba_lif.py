@@ -19,7 +19,7 @@ Network (apps/neuroperf/suite_jit.cpp documents the same recipe):
     h(stream, i) = splitmix64(seed ^ (stream << 48) ^ i),  unit = (h >> 11) * 2**-53
     k = max(1, round(0.02*N)) synapses per source, synapse j of source i -> column
     j*(N//k) + h(1, i*k+j) % (N//k); weight 1.62 / -9 (CUBA) or 0.6 / 6.7 (COBA), the first
-    0.8*N sources excitatory; v0 = -60 + 10*unit(h(3, i)); COBA starts at g_e = 4, g_i = 20.
+    0.8*N sources excitatory; v0 = -60 + 10*unit(h(3, i)); COBA starts at g_e = 4, g_i = 5.
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                     def run():
                         v = v0.copy()
                         ge = np.full(n, 4.0 if model == "coba" else 0.0, np.float32)
-                        gi = np.full(n, 20.0 if model == "coba" else 0.0, np.float32)
+                        gi = np.full(n, 5.0 if model == "coba" else 0.0, np.float32)
                         re = np.zeros(n, np.float32)
                         ri = np.zeros(n, np.float32)
                         rf = np.zeros(n, np.int32)
