@@ -71,6 +71,27 @@ extern "C" __attribute__((visibility("default"))) void {entry}(const void* xv, v
     T* __restrict y = (T*)yv;
     for (i64 j = 0; j < {j_lo}; ++j) y[j] = edge(x, j);
     i64 j = {j_lo};
+    // Two blocks at once: four independent accumulator chains in flight.
+    for (; j + 2 * {B} <= {j_hi}; j += 2 * {B}) {{
+        T acc[{B}], acc2[{B}];
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) acc[b] = {zero};
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) acc2[b] = {zero};
+        const T* xp = x + {off} + j;
+        const T* xq = xp + {B};
+        for (i64 i = 0; i < {k}; ++i) {{
+            const T c = h[i];
+#pragma omp simd
+            for (int b = 0; b < {B}; ++b) acc[b] = {madd_block};
+#pragma omp simd
+            for (int b = 0; b < {B}; ++b) acc2[b] = {madd_block2};
+        }}
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) y[j + b] = acc[b];
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) y[j + {B} + b] = acc2[b];
+    }}
     for (; j + {B} <= {j_hi}; j += {B}) {{
         T acc[{B}];
 #pragma omp simd
@@ -92,7 +113,8 @@ extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(
                        fmt::arg("off", off), fmt::arg("len", len), fmt::arg("h", h), fmt::arg("zero", lit<T>(0)),
                        fmt::arg("entry", entry), fmt::arg("j_lo", j_lo), fmt::arg("j_hi", j_hi), fmt::arg("B", B),
                        fmt::arg("madd_edge", madd("h[i]", fmt::format("x[{} + j - i]", off).c_str(), "acc")),
-                       fmt::arg("madd_block", madd("c", "xp[b - i]", "acc[b]")));
+                       fmt::arg("madd_block", madd("c", "xp[b - i]", "acc[b]")),
+                       fmt::arg("madd_block2", madd("c", "xq[b - i]", "acc2[b]")));
 }
 
 template std::string conv_descriptor<float>(const std::vector<float>&, const kernels::ConvGeometry&, bool);
