@@ -356,6 +356,10 @@ fs::path Registry::directory(bool persistent, bool verbose) {
         fs::path d = root_ / "jit";
         try {
             ensure_directory(d);
+            // A umask of 002 creates it group-writable: tighten our own directory.
+            struct stat st{};
+            if (::stat(d.c_str(), &st) == 0 && st.st_uid == ::geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)))
+                ::chmod(d.c_str(), st.st_mode & 0755);
             if (trusted_dir(d)) shared_dir_ = d;
             else say(verbose, fmt::format("{} is not a directory of ours that we can write", d.string()));
         } catch (const Error& e) {

@@ -846,3 +846,16 @@ TEST(JitCompilerApi, BenchmarkRows) {
     test_support::expect_throw_msg<ValueError>([&] { (void)jit.benchmark_jit_performance({0}, 1); });
     test_support::expect_throw_msg<ValueError>([&] { (void)jit.benchmark_jit_performance({10}, 0); });
 }
+
+TEST(JitCache, GroupWritableUmaskStillPersistent) {
+    TempDir dir;
+    mode_t old = ::umask(002);
+    {
+        LoggedContext lc(dir.path() / "cache");
+        JITCompiler jit(verbose_config(), lc.ctx);
+        EXPECT_TRUE(jit.compile_spike_processing_kernel<float>(small_spec(4, SynapseModel::current)).is_compiled());
+        EXPECT_EQ(jit.cache_directory(), dir.path() / "cache" / "jit") << lc.all();
+    }
+    ::umask(old);
+    EXPECT_EQ(jit_cache_entries(dir.path() / "cache" / "jit").size(), 1u);
+}
