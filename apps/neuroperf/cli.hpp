@@ -33,6 +33,12 @@ struct BenchOptions {
 };
 int run_bench(const BenchOptions& options);
 
+struct JitOptions {
+    std::string action;  ///< "list" | "clear" | "info"
+};
+/// `neuroperf jit`: the JIT cache in <cache_dir>/jit (list entries, clear them, show the setup).
+int run_jit(const JitOptions& options);
+
 /// One benchmark of a suite: `run(iterations)` performs that many timed repetitions of the work
 /// (setup happens in `make`, outside the timing).
 struct BenchCase {

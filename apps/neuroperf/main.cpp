@@ -32,10 +32,15 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     bench_cmd->add_option("--filter", bench.filter, "Run only the benchmarks whose name matches this regular expression");
 
+    JitOptions jit;
+    auto* jit_cmd = app.add_subcommand("jit", "Inspect or clear the JIT compiler's cache of compiled kernels");
+    jit_cmd->add_option("action", jit.action, "list | clear | info")->required()->check(CLI::IsMember({"list", "clear", "info"}));
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (*info_cmd) return run_info(info);
         if (*bench_cmd) return run_bench(bench);
+        if (*jit_cmd) return run_jit(jit);
     } catch (const neuroperf::Error& e) {
         std::cerr << "neuroperf: error: " << e.what() << '\n';
         return 1;

@@ -11,6 +11,10 @@
 #include "blas/registry.hpp"
 #include "neuroperf/context.hpp"
 
+namespace neuroperf::jit {
+class Registry;
+}
+
 namespace neuroperf::detail {
 
 /// OMP_NUM_THREADS's first entry if it is a positive integer, else available_cpus().
@@ -32,6 +36,9 @@ public:
     std::atomic<int> threads{1};
     std::string backend_request;  // after NEUROPERF_BLAS
     std::string backend_request_source;  // "NEUROPERF_BLAS", "options", "default"
+    // The JIT's kernel registry (src/jit/registry.cpp), made on first use.
+    std::once_flag jit_once;
+    std::shared_ptr<jit::Registry> jit_registry;
 
 private:
     struct Choices {

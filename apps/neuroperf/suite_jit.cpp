@@ -1,0 +1,237 @@
+// `neuroperf bench --suite jit`: the JIT compiler's costs (cold compile, warm load from disk and
+// from memory) and the compiled spike processing kernel against the AOT kernel and, with
+// --peers, Numba @njit(cache=True) (bench/peers/numba_lif.py) on bit-identical inputs.
+//
+// Rows:
+//   compile/spike_processing/cold        a new kernel (new source, new key) compiled and loaded
+//   load/spike_processing/warm_disk      a new context loading it from the cache (dlopen'd anew)
+//   load/spike_processing/warm_memory    the same context asking again
+//   spike_processing/<jit|aot>/N=<n>/model=<cuba|coba>/dtype=float32: one timed call runs kSteps
+//   steps of the fused kernel (update + propagation) on the Brian2 CUBA/COBA benchmark network.
+//   convolution/<jit|jit_fastmath|aot>/n=100000/k=<taps>/mode=valid/dtype=float32: one FIR call
+//   (x from unit(h(5, i)), taps exp(−0.2·i)); aot = MKLOptimizer's direct kernel.
+//
+// Network (Vogels & Abbott 2005 as in Brian2's examples), from the counter hash both sides
+// compute (bench/peers/numba_lif.py documents the same recipe):
+//   h(stream, i) = splitmix64(seed ^ (stream << 48) ^ i),  unit = (h >> 11)·2⁻⁵³
+//   k = round(0.02·N) synapses per source; synapse j of source i targets column
+//   j·(N/k) + h(1, i·k+j) mod (N/k); weight 1.62 mV (i < 0.8·N) or −9 mV (CUBA), 6 / 67 nS in
+//   units of the 10 nS leak → 0.6 / 6.7 (COBA); v0 = −60 + 10·unit(h(3, i)) mV; COBA starts at
+//   g_e = 4, g_i = 5 (v∞ = −46 mV: the network fires), CUBA at 0.
+#include <atomic>
+#include <filesystem>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include <stdlib.h>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "neuroperf/hash_random.hpp"
+#include "neuroperf/jit_compiler.hpp"
+#include "suites.hpp"
+
+namespace neuroperf::cli {
+namespace {
+
+constexpr int kSteps = 100;
+constexpr std::uint64_t kSeed = 42;
+
+double unit(std::uint64_t stream, std::uint64_t i) { return hash_to_unit(splitmix64(kSeed ^ (stream << 48) ^ i)); }
+
+LifSpec benchmark_spec(index_t n, SynapseModel model) {
+    LifSpec s;
+    s.synapse = model;
+    s.num_neurons = n;
+    s.exc_count = n * 4 / 5;
+    s.dt = 0.1;
+    s.tau_m = 20;
+    s.tau_e = 5;
+    s.tau_i = 10;
+    s.v_thresh = -50;
+    s.v_reset = -60;
+    s.refractory = 5;
+    if (model == SynapseModel::current) {
+        s.v_rest = -49;
+    } else {
+        s.v_rest = -60;
+        s.e_exc = 0;
+        s.e_inh = -80;
+    }
+    return s;
+}
+
+struct Network {
+    LifSpec spec;
+    std::vector<std::int64_t> rp;
+    std::vector<std::int32_t> col;
+    std::vector<float> w, v0;
+    // State (reset before each timed call so every call simulates the same 100 steps).
+    std::vector<float> v, ge, gi, ring_e, ring_i;
+    std::vector<std::int32_t> rf, spikes;
+    std::int64_t step = 0;
+
+    Network(index_t n, SynapseModel model) : spec(benchmark_spec(n, model)) {
+        index_t k = std::max<index_t>(1, std::llround(0.02 * static_cast<double>(n))), stride = n / k;
+        bool coba = model == SynapseModel::conductance;
+        rp.resize(static_cast<std::size_t>(n) + 1);
+        for (index_t i = 0; i < n; ++i) {
+            rp[static_cast<std::size_t>(i) + 1] = (i + 1) * k;
+            bool exc = i < spec.exc_count;
+            float wv = coba ? (exc ? 0.6f : 6.7f) : (exc ? 1.62f : -9.0f);
+            for (index_t j = 0; j < k; ++j) {
+                auto e = static_cast<std::uint64_t>(i * k + j);
+                std::uint64_t off = splitmix64(kSeed ^ (std::uint64_t{1} << 48) ^ e) % static_cast<std::uint64_t>(stride);
+                col.push_back(static_cast<std::int32_t>(j * stride + static_cast<index_t>(off)));
+                w.push_back(wv);
+            }
+        }
+        for (index_t i = 0; i < n; ++i) v0.push_back(static_cast<float>(-60.0 + 10.0 * unit(3, static_cast<std::uint64_t>(i))));
+        reset();
+    }
+    void reset() {
+        auto n = v0.size();
+        bool coba = spec.synapse == SynapseModel::conductance;
+        v = v0;
+        ge.assign(n, coba ? 4.f : 0.f);
+        gi.assign(n, coba ? 5.f : 0.f);
+        ring_e.assign(n, 0.f);
+        ring_i.assign(n, 0.f);
+        rf.assign(n, 0);
+        spikes.assign(n, 0);
+        step = 0;
+    }
+    template <class K>
+    std::int64_t run(const K& kernel) {
+        reset();
+        SpikeStepArgs<float> a{v.data(), ge.data(), gi.data(), rf.data(), ring_e.data(), ring_i.data(), spikes.data(), 0,
+                               rp.data(), col.data(), w.data(), nullptr, ring_e.data(), ring_i.data(), 0,
+                               spec.num_neurons, 0};
+        std::int64_t total = 0;
+        for (int t = 0; t < kSteps; ++t, ++a.step) {
+            kernel(a);
+            total += a.num_spikes;
+        }
+        return total;
+    }
+};
+
+// A temporary directory removed with the last case that uses it.
+struct ScratchDir {
+    std::filesystem::path path;
+    std::atomic<int> kernels{0};  // kernels compiled so far (each compile row call needs a new one)
+    ScratchDir() {
+        std::string t = (std::filesystem::temp_directory_path() / "neuroperf-benchjit-XXXXXX").string();
+        if (!::mkdtemp(t.data())) throw IOError("bench jit: cannot create a temporary directory");
+        path = t;
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path, ec);
+    }
+};
+
+const char* model_tag(SynapseModel m) { return m == SynapseModel::current ? "cuba" : "coba"; }
+
+}  // namespace
+
+Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
+    Suite s;
+    s.min_time = quick ? 0.05 : 0.3;
+    s.repetitions = quick ? 1 : 5;
+    // The compile and load rows use their own cache directory, so they measure a cold compile
+    // and an uncontended load whatever the user's cache holds; removed at exit by the OS's
+    // removed with the suite.
+    auto base = std::make_shared<ScratchDir>();
+    auto own_context = [base] {
+        ContextOptions o;
+        o.calibrate = false;
+        o.cache_dir = base->path;
+        return make_context(o);
+    };
+
+    s.cases.push_back({"compile/spike_processing/cold", 0, "a new kernel per call, clang/g++ -O3 -march=native", [own_context, base] {
+                           auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
+                           jit->compiler_description();  // find the compiler outside the timing
+                           return std::function<void()>([jit, base] {
+                               // A new size is a new source (sizes are baked in), hence a new key.
+                               LifSpec spec = benchmark_spec(4000 + ++base->kernels, SynapseModel::current);
+                               auto k = jit->compile_spike_processing_kernel<float>(spec);
+                               if (!k.is_compiled()) throw BackendError("jit: not compiled: " + k.fallback_reason());
+                           });
+                       }});
+    s.cases.push_back({"load/spike_processing/warm_disk", 0, "new context: checked load + dlopen", [own_context] {
+                           LifSpec spec = benchmark_spec(4000, SynapseModel::current);
+                           {
+                               JITCompiler warm(JITConfig{}, own_context());
+                               if (!warm.compile_spike_processing_kernel<float>(spec).is_compiled())
+                                   throw BackendError("jit: no compiler");
+                           }
+                           return std::function<void()>([own_context, spec] {
+                               // Context and kernel die at the end of the call: the library is
+                               // dlclose'd, and the next call maps it again from the file.
+                               JITCompiler jit(JITConfig{}, own_context());
+                               auto k = jit.compile_spike_processing_kernel<float>(spec);
+                               if (!k.is_compiled()) throw BackendError("jit: not loaded");
+                           });
+                       }});
+    s.cases.push_back({"load/spike_processing/warm_memory", 0, "same context: registry lookup", [own_context] {
+                           auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
+                           LifSpec spec = benchmark_spec(4000, SynapseModel::current);
+                           (void)jit->compile_spike_processing_kernel<float>(spec);
+                           return std::function<void()>([jit, spec] { (void)jit->compile_spike_processing_kernel<float>(spec); });
+                       }});
+
+    std::vector<index_t> sizes = quick ? std::vector<index_t>{4000} : std::vector<index_t>{1000, 4000, 16000};
+    std::vector<SynapseModel> models = quick ? std::vector<SynapseModel>{SynapseModel::current}
+                                             : std::vector<SynapseModel>{SynapseModel::current, SynapseModel::conductance};
+    for (auto model : models)
+        for (index_t n : sizes)
+            for (bool use_jit : {true, false}) {
+                auto params = fmt::format("N={}/model={}/dtype=float32", n, model_tag(model));
+                s.cases.push_back({fmt::format("spike_processing/{}/{}", use_jit ? "jit" : "aot", params), 0,
+                                   fmt::format("{} steps/call", kSteps), [ctx, n, model, use_jit] {
+                                       auto net = std::make_shared<Network>(n, model);
+                                       JITConfig cfg;
+                                       cfg.enable_jit = use_jit;
+                                       auto k = JITCompiler(cfg, ctx).compile_spike_processing_kernel<float>(net->spec);
+                                       if (use_jit && !k.is_compiled())
+                                           throw BackendError("jit: not compiled: " + k.fallback_reason());
+                                       return std::function<void()>([net, k] { (void)net->run(k); });
+                                   }});
+            }
+    // FIR convolution, taps baked in: strict JIT (same sums as AOT), fast-math JIT, AOT direct.
+    std::vector<index_t> tap_counts = quick ? std::vector<index_t>{16} : std::vector<index_t>{8, 16, 64};
+    const index_t signal = 100000;
+    for (index_t k : tap_counts)
+        for (const char* impl : {"jit", "jit_fastmath", "aot"}) {
+            auto params = fmt::format("n={}/k={}/mode=valid/dtype=float32", signal, k);
+            double flops = 2.0 * static_cast<double>(k) * static_cast<double>(signal - k + 1);
+            std::string which = impl;
+            s.cases.push_back({fmt::format("convolution/{}/{}", impl, params), flops, "", [ctx, k, which] {
+                                   auto x = std::make_shared<Array<float>>(Array<float>({signal}));
+                                   Array<float> h({k});
+                                   for (index_t i = 0; i < signal; ++i) x->data()[i] = static_cast<float>(unit(5, static_cast<std::uint64_t>(i)));
+                                   for (index_t i = 0; i < k; ++i) h(i) = static_cast<float>(std::exp(-0.2 * static_cast<double>(i)));
+                                   JITConfig cfg;
+                                   cfg.enable_jit = which != "aot";
+                                   cfg.enable_fastmath = which == "jit_fastmath";
+                                   auto kernel = JITCompiler(cfg, ctx).compile_convolution_kernel<float>(h.view(), signal, "valid");
+                                   if (cfg.enable_jit && !kernel.is_compiled())
+                                       throw BackendError("jit: not compiled: " + kernel.fallback_reason());
+                                   auto y = std::make_shared<std::vector<float>>(static_cast<std::size_t>(kernel.output_length()));
+                                   return std::function<void()>([kernel, x, y] { kernel(x->data(), y->data()); });
+                               }});
+        }
+
+    std::string size_list = fmt::format("{}", fmt::join(sizes, ","));
+    std::string model_list = quick ? "cuba" : "cuba,coba";
+    s.peers.push_back({"numba_lif.py", {"--sizes", size_list, "--models", model_list, "--steps", std::to_string(kSteps),
+                                        "--seed", std::to_string(kSeed), "--min-time", fmt::format("{}", s.min_time),
+                                        "--threads", "1"}});
+    return s;
+}
+
+}  // namespace neuroperf::cli

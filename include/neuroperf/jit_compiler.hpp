@@ -1,0 +1,256 @@
+// The seed's JITCompiler: kernels specialised at run time for the caller's sizes, constants and
+// CPU, compiled once by the system C++ compiler, cached on disk and reused across runs, with the
+// generic ahead-of-time (AOT) kernel as the fallback when no compiler is usable.
+//
+//   neuroperf::LifSpec spec;                       // CUBA LIF, float32, Brian2's example values
+//   spec.num_neurons = 4000;
+//   auto jit = neuroperf::enable_jit_compilation();
+//   auto kernel = jit.compile_spike_processing_kernel<float>(spec);
+//   kernel(args);                                  // one step: update, spikes, propagation
+//
+// See docs/guide/jit.md (what is compiled, where the cache lives, how to clear it) and
+// docs/dev/jit.md (design).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "neuroperf/array.hpp"
+#include "neuroperf/context.hpp"
+
+namespace neuroperf {
+
+/// As the seed's JITConfig.
+struct JITConfig {
+    /// false: every kernel is the AOT kernel (is_compiled() false), no compiler is run.
+    bool enable_jit = true;
+    /// Keep compiled kernels in the cache directory (<cache_dir>/jit) for later runs; false
+    /// compiles into a private temporary directory removed with the compiler's registry.
+    bool cache_compiled_functions = true;
+    /// Compile with -ffast-math (results then differ from the AOT kernel within rounding);
+    /// false keeps IEEE semantics: compiled kernels are bit-identical to their AOT kernels.
+    bool enable_fastmath = false;
+    /// Add OpenMP work-sharing to the generated loops (the caller's thread count applies).
+    bool enable_parallel_loops = false;
+    /// Log compiles, cache hits and the cache location through the context's log sink.
+    bool verbose = false;
+};
+
+namespace detail {
+class JitModule;
+}
+
+// --- Spiking neurons: leaky integrate-and-fire population step + spike propagation -----------
+
+/// How synaptic input acts on the membrane.
+enum class SynapseModel : std::uint8_t {
+    /// CUBA: dv/dt = (v_rest + i_ext − v + g_e + g_i)/τm, dg_e/dt = −g_e/τe, dg_i/dt = −g_i/τi
+    /// (g in mV). Linear: integrated exactly with propagator constants (Brian2's `exact`).
+    current,
+    /// COBA: dv/dt = (v_rest + i_ext − v + g_e·(E_e − v) + g_i·(E_i − v))/τm, conductances in
+    /// units of the leak conductance, decaying exactly; v by exponential Euler with the step's
+    /// conductances held (Brian2's `exponential_euler`): one exp per neuron and step.
+    conductance,
+};
+const char* synapse_model_name(SynapseModel model);
+
+/// Everything baked into a spike processing kernel. Times in ms, potentials in mV. validate()
+/// (called by compile_spike_processing_kernel) throws ValueError naming the field.
+struct LifSpec {
+    SynapseModel synapse = SynapseModel::current;
+    index_t num_neurons = 0;   ///< N: rows of the state arrays and of the arrival rings
+    index_t num_targets = 0;   ///< columns of the propagation rings; 0 = num_neurons
+    index_t exc_count = -1;    ///< sources j < exc_count drive g_e, the others g_i; −1 = all
+    double dt = 0.1;
+    double tau_m = 20, tau_e = 5, tau_i = 10;
+    double v_rest = -60, v_reset = -60, v_thresh = -50;
+    double i_ext = 0;          ///< constant drive, in mV (R·I)
+    double e_exc = 0, e_inh = -80;  ///< reversal potentials (conductance model only)
+    double refractory = 5;     ///< ms, rounded to steps
+    /// D: slots of the delay rings (≥ 1). A spike at step t with delay d (1 ≤ d ≤ D) is added to
+    /// ring slot (t + d) mod D and enters g at step t + d (d = 1 is Brian2's zero delay).
+    std::int32_t max_delay = 1;
+    /// Delay of every synapse in steps (1..D), or 0: per-synapse delays from SpikeStepArgs::delays.
+    std::int32_t uniform_delay = 1;
+
+    void validate() const;
+    std::int32_t refractory_steps() const;  ///< round(refractory / dt)
+    index_t targets() const { return num_targets == 0 ? num_neurons : num_targets; }
+    index_t excitatory() const { return exc_count < 0 ? num_neurons : exc_count; }
+};
+
+/// Operands of one step, in structure-of-arrays layout; this struct is also the compiled
+/// kernels' ABI (version 1), so its layout never changes without a version change. Arrays are
+/// the caller's: the kernel checks begin/end/step only (like a BLAS call's pointers).
+template <class T>
+struct SpikeStepArgs {
+    T* v = nullptr;                    ///< membrane potential (N)
+    T* g_e = nullptr;                  ///< excitatory current/conductance (N)
+    T* g_i = nullptr;                  ///< inhibitory current/conductance (N)
+    std::int32_t* refractory = nullptr;  ///< steps left (N), 0 when active
+    T* in_e = nullptr;                 ///< arrival ring read and cleared by the update (D × N)
+    T* in_i = nullptr;
+    std::int32_t* spikes = nullptr;    ///< out of update / in of propagate (capacity end − begin)
+    std::int64_t num_spikes = 0;       ///< spikes held in `spikes`
+    const std::int64_t* row_ptr = nullptr;  ///< synapses: CSR N × num_targets, columns strictly
+    const std::int32_t* col_idx = nullptr;  ///< increasing in a row (scipy.sparse layout)
+    const T* weights = nullptr;
+    const std::int32_t* delays = nullptr;   ///< per synapse, 1..D (uniform_delay == 0 only)
+    T* out_e = nullptr;                ///< rings written by propagation (D × num_targets); the
+    T* out_i = nullptr;                ///< same as in_e/in_i for a recurrent population
+    std::int64_t begin = 0, end = 0;   ///< neuron range of the update [begin, end)
+    std::int64_t step = 0;             ///< t ≥ 0, selects the ring slots
+};
+
+/// A spike processing kernel (compiled or AOT). Cheap to copy; thread-safe to call concurrently
+/// on disjoint neuron ranges and disjoint output rings.
+template <class T>
+class SpikeProcessingKernel {
+public:
+    /// Update of neurons [begin, end) at step t: arrivals of slot t mod D added to g, exact
+    /// sub-threshold step, threshold, reset, refractory count; the indices of the neurons that
+    /// fired, ascending, go to spikes[0..num_spikes). Throws ValueError for a bad range or step.
+    void update(SpikeStepArgs<T>& args) const;
+    /// Adds the weights of every synapse of the neurons in spikes[0..num_spikes) to out_e (source
+    /// j < exc_count) or out_i, slot (t + d) mod D; spikes in order, synapses in row order.
+    void propagate(SpikeStepArgs<T>& args) const;
+    /// update then propagate.
+    void operator()(SpikeStepArgs<T>& args) const;
+
+    const LifSpec& spec() const;
+    /// The generated source (also kept for the AOT kernel, to show what would be compiled).
+    const std::string& source() const;
+    /// Cache key: 32 hex digits hashing the source, compiler identity, flags, CPU features and
+    /// neuroperf version.
+    const std::string& key() const;
+    /// True when the calls run compiled code; false for the AOT fallback.
+    bool is_compiled() const;
+    /// Why the AOT kernel is used (empty when compiled).
+    const std::string& fallback_reason() const;
+
+    struct State;  // private
+    explicit SpikeProcessingKernel(std::shared_ptr<const State> state) : state_(std::move(state)) {}
+
+private:
+    std::shared_ptr<const State> state_;
+};
+
+/// Result of optimize_memory_layout: a view in the requested layout, over the caller's array
+/// when it already was in that layout (copied == false), else over `storage`.
+template <class T>
+struct LaidOutArray {
+    ArrayView<const T> view;
+    Array<T> storage;
+    bool copied = false;
+};
+
+/// A FIR convolution with its taps, signal length and mode baked in (compiled or AOT). Cheap to
+/// copy, thread-safe.
+template <class T>
+class ConvolutionKernel {
+public:
+    /// out[0..output_length()) = numpy.convolve(x[0..signal_length()), taps, mode); x and out
+    /// contiguous and not overlapping.
+    void operator()(const T* x, T* out) const;
+    /// Each row of `x` (rank 1: (n); rank 2: channels × n; any strides) -> a new C-order array.
+    /// ShapeError when the last extent is not signal_length().
+    Array<T> operator()(ArrayView<const T> x) const;
+    index_t signal_length() const;
+    index_t output_length() const;
+    const std::string& source() const;
+    const std::string& key() const;
+    bool is_compiled() const;
+    const std::string& fallback_reason() const;
+
+    struct State;  // private
+    explicit ConvolutionKernel(std::shared_ptr<const State> state) : state_(std::move(state)) {}
+
+private:
+    std::shared_ptr<const State> state_;
+};
+
+/// One row of benchmark_jit_performance().
+struct JitBenchmarkEntry {
+    std::string name;        ///< "compile/spike_processing/cold", "spike_processing/jit/N=1000", ...
+    double seconds = 0;      ///< median
+};
+
+/// An entry of the on-disk cache (neuroperf jit list).
+struct JitCacheEntry {
+    std::string key;
+    std::string kernel;        ///< "spike_processing", ...
+    std::string compiler;
+    std::int64_t bytes = 0;    ///< library + source + record
+    bool valid = false;        ///< record, size and checksum match
+    std::filesystem::path library;
+};
+
+class JITCompiler {
+public:
+    /// A compiler on a context of its own (verbose per config).
+    explicit JITCompiler(JITConfig config = {});
+    /// A compiler sharing `context`'s cache directory, log sink and in-process kernel registry.
+    JITCompiler(JITConfig config, Context context);
+
+    const JITConfig& config() const { return config_; }
+    const Context& context() const { return context_; }
+
+    /// The spike processing kernel for `spec` and T (float or double). Never throws for a
+    /// missing or failing compiler: the AOT kernel comes back with one warning (is_compiled()
+    /// false). Throws ValueError for an invalid spec. Cost: a lookup (µs) when this process
+    /// already has it, a checked load (sub-ms) from the cache, else a compile (~0.1 s).
+    template <class T>
+    SpikeProcessingKernel<T> compile_spike_processing_kernel(const LifSpec& spec) const;
+
+    /// numpy.convolve(x, taps, mode) for signals of `signal_length` samples, taps baked into the
+    /// code ("full" | "same" | "valid"; numpy's rules when taps are longer than the signal). The
+    /// AOT kernel is MKLOptimizer's direct convolution; compiled without fast math the result is
+    /// bit-identical to it (same summation order), with fast math within rounding. Throws
+    /// ValueError for an unknown mode, non-finite taps or signal_length < 1, ShapeError for taps
+    /// that are not a non-empty 1-D array. Never throws for compiler trouble (AOT fallback).
+    template <class T>
+    ConvolutionKernel<T> compile_convolution_kernel(ArrayView<const T> taps, index_t signal_length,
+                                                    const std::string& mode = "valid") const;
+
+    /// Not built yet: throw NotBuiltError (the MKLOptimizer kernels serve these operations).
+    void compile_reservoir_update_kernel() const;
+    void compile_matrix_multiply_kernel() const;
+
+    /// `array` (rank 1 or 2) in `access_pattern`, 64-byte aligned: "row_major" (C order),
+    /// "column_major" (Fortran order: the view has the same shape, strides (1, rows)) or "blocked"
+    /// (64×64 tiles, zero-padded, each tile C-order, tiles in row-major order: the view has shape
+    /// (row tiles · col tiles, 4096)). No copy when the array already is C-order and aligned
+    /// (row_major) or Fortran-order and aligned (column_major); rank 1 counts as both.
+    /// ValueError for another pattern, ShapeError for rank > 2.
+    template <class T>
+    LaidOutArray<T> optimize_memory_layout(ArrayView<const T> array, const std::string& access_pattern = "row_major") const;
+
+    /// Cold compile, warm loads (disk, memory) and kernel time of the compiled against the AOT
+    /// spike processing kernel for each N, medians of `num_iterations`.
+    std::vector<JitBenchmarkEntry> benchmark_jit_performance(std::vector<index_t> test_sizes = {100, 500, 1000},
+                                                             int num_iterations = 5) const;
+
+    /// The directory compiled kernels go to (<cache_dir>/jit, or a private temporary directory
+    /// when that is not writable or caching is off).
+    std::filesystem::path cache_directory() const;
+    /// The compiler found ($NEUROPERF_CXX, else clang++, else g++ on PATH) and its first
+    /// --version line; empty when none is usable.
+    std::string compiler_description() const;
+
+private:
+    JITConfig config_;
+    Context context_;
+};
+
+/// A compiler on default_context() (the seed's helper).
+JITCompiler enable_jit_compilation(JITConfig config = {});
+
+/// Entries of the JIT cache in `dir` (default: <cache_dir()>/jit).
+std::vector<JitCacheEntry> jit_cache_entries(const std::filesystem::path& dir = {});
+/// Removes every cache entry in `dir` (default: <cache_dir()>/jit); returns how many.
+int clear_jit_cache(const std::filesystem::path& dir = {});
+
+}  // namespace neuroperf

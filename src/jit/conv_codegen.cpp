@@ -1,0 +1,125 @@
+#include "jit/conv_codegen.hpp"
+
+#include <algorithm>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "jit/hash.hpp"
+#include "neuroperf/cpu.hpp"
+
+namespace neuroperf::jit {
+namespace {
+
+template <class T>
+std::string lit(T x) {
+    return fmt::format("{:a}{}", static_cast<double>(x), std::is_same_v<T, float> ? "f" : "");
+}
+
+}  // namespace
+
+bool aot_uses_fma() {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    const auto& isa = cpu_info().isa;
+    return isa.avx2 && isa.fma && isa.f16c;
+#else
+    return false;
+#endif
+}
+
+template <class T>
+std::string conv_descriptor(const std::vector<T>& taps, const kernels::ConvGeometry& g, bool fma) {
+    std::string t(reinterpret_cast<const char*>(taps.data()), taps.size() * sizeof(T));
+    return fmt::format("convolution/1/{}/n={}/k={}/off={}/len={}/fma={}/taps={}", std::is_same_v<T, float> ? "f32" : "f64",
+                       g.n, g.k, g.offset, g.out_len, fma, hash_hex(t));
+}
+
+template <class T>
+std::string conv_source(const std::vector<T>& taps, const kernels::ConvGeometry& g, const std::string& entry, bool fma) {
+    const std::int64_t n = g.n, k = g.k, off = g.offset, len = g.out_len;
+    // Outputs whose every tap reads inside the signal: j in [j_lo, j_hi).
+    const std::int64_t j_lo = std::min(len, std::max<std::int64_t>(0, k - 1 - off));
+    const std::int64_t j_hi = std::max(j_lo, std::min(len, n - off));
+    // Outputs per block: two 64-byte registers of accumulators; clang then unrolls the taps and
+    // keeps them in registers (4 and 8 registers measured slower: the block is not unrolled).
+    constexpr int B = 128 / static_cast<int>(sizeof(T));
+    // The AOT axpy is compiled by GCC, which contracts y += a·x into an FMA in its x86-64-v3/v4
+    // clones: on such CPUs the same rounding needs fma here.
+    const char* fma_fn = std::is_same_v<T, float> ? "__builtin_fmaf" : "__builtin_fma";
+    auto madd = [&](const char* c, const char* x, const char* acc) {
+        return fma ? fmt::format("{}({}, {}, {})", fma_fn, c, x, acc) : fmt::format("{} + {} * {}", acc, c, x);
+    };
+    std::string h;
+    for (std::size_t i = 0; i < taps.size(); ++i) h += (i % 4 == 0 ? "\n    " : " ") + lit(taps[i]) + ",";
+    return fmt::format(R"(// neuroperf JIT: FIR convolution ({t}, n={n}, {k} taps, offset {off}, {len} outputs) -- generated; see docs/dev/jit.md
+typedef long long i64;
+typedef {t} T;
+static const T h[{k}] __attribute__((aligned(64))) = {{{h}
+}};
+
+// Taps in increasing order over those reading inside the signal, from 0: the AOT order.
+static inline T edge(const T* __restrict x, i64 j) {{
+    const i64 lo = {off} + j - {n} + 1 > 0 ? {off} + j - {n} + 1 : 0;
+    const i64 hi = {off} + j + 1 < {k} ? {off} + j + 1 : {k};
+    T acc = {zero};
+    for (i64 i = lo; i < hi; ++i) acc = {madd_edge};
+    return acc;
+}}
+
+extern "C" __attribute__((visibility("default"))) void {entry}(const void* xv, void* yv) {{
+    const T* __restrict x = (const T*)xv;
+    T* __restrict y = (T*)yv;
+    for (i64 j = 0; j < {j_lo}; ++j) y[j] = edge(x, j);
+    i64 j = {j_lo};
+    // Two blocks at once: four independent accumulator chains in flight.
+    for (; j + 2 * {B} <= {j_hi}; j += 2 * {B}) {{
+        T acc[{B}], acc2[{B}];
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) acc[b] = {zero};
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) acc2[b] = {zero};
+        const T* xp = x + {off} + j;
+        const T* xq = xp + {B};
+        for (i64 i = 0; i < {k}; ++i) {{
+            const T c = h[i];
+#pragma omp simd
+            for (int b = 0; b < {B}; ++b) acc[b] = {madd_block};
+#pragma omp simd
+            for (int b = 0; b < {B}; ++b) acc2[b] = {madd_block2};
+        }}
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) y[j + b] = acc[b];
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) y[j + {B} + b] = acc2[b];
+    }}
+    for (; j + {B} <= {j_hi}; j += {B}) {{
+        T acc[{B}];
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) acc[b] = {zero};
+        const T* xp = x + {off} + j;
+        for (i64 i = 0; i < {k}; ++i) {{
+            const T c = h[i];
+#pragma omp simd
+            for (int b = 0; b < {B}; ++b) acc[b] = {madd_block};
+        }}
+#pragma omp simd
+        for (int b = 0; b < {B}; ++b) y[j + b] = acc[b];
+    }}
+    for (; j < {len}; ++j) y[j] = edge(x, j);
+}}
+extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(void) {{ return 1; }}
+)",
+                       fmt::arg("t", std::is_same_v<T, float> ? "float" : "double"), fmt::arg("n", n), fmt::arg("k", k),
+                       fmt::arg("off", off), fmt::arg("len", len), fmt::arg("h", h), fmt::arg("zero", lit<T>(0)),
+                       fmt::arg("entry", entry), fmt::arg("j_lo", j_lo), fmt::arg("j_hi", j_hi), fmt::arg("B", B),
+                       fmt::arg("madd_edge", madd("h[i]", fmt::format("x[{} + j - i]", off).c_str(), "acc")),
+                       fmt::arg("madd_block", madd("c", "xp[b - i]", "acc[b]")),
+                       fmt::arg("madd_block2", madd("c", "xq[b - i]", "acc2[b]")));
+}
+
+template std::string conv_descriptor<float>(const std::vector<float>&, const kernels::ConvGeometry&, bool);
+template std::string conv_descriptor<double>(const std::vector<double>&, const kernels::ConvGeometry&, bool);
+template std::string conv_source<float>(const std::vector<float>&, const kernels::ConvGeometry&, const std::string&, bool);
+template std::string conv_source<double>(const std::vector<double>&, const kernels::ConvGeometry&, const std::string&, bool);
+
+}  // namespace neuroperf::jit
