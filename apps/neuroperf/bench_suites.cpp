@@ -120,7 +120,7 @@ Suite make_suite(const std::string& name, bool quick, int threads, const Context
         add_gemm_rows<float>(s, ctx, sizes, thread_list(threads));
         add_gemm_rows<double>(s, ctx, {256}, {1});
         add_numpy_peer(s, sizes, thread_list(threads), "float32", s.min_time);
-        for (auto make : {&make_conv_suite, &make_reservoir_suite, &make_batch_suite, &make_eigen_suite, &make_parallel_suite}) {
+        for (auto make : {&make_conv_suite, &make_reservoir_suite, &make_batch_suite, &make_eigen_suite, &make_parallel_suite, &make_jit_suite}) {
             Suite part = make(true, threads, ctx);
             s.cases.insert(s.cases.end(), part.cases.begin(), part.cases.end());
             s.peers.insert(s.peers.end(), part.peers.begin(), part.peers.end());
