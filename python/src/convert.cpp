@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nanobind/stl/string.h>
@@ -201,21 +202,22 @@ ArrayView<T> as_output(nb::handle obj, const char* arg) {
 }
 
 template <class T>
-nb::object to_numpy(Array<T>&& a) {
-    Layout l = a.layout();
+nb::object to_numpy_view(Array<T>&& storage, ArrayView<const T> view) {
+    Layout l = view.layout();
     npy_intp dims[kMaxRank], strides[kMaxRank];
     for (int d = 0; d < l.rank; ++d) {
         dims[d] = static_cast<npy_intp>(l.shape[static_cast<std::size_t>(d)]);
         strides[d] = static_cast<npy_intp>(l.strides[static_cast<std::size_t>(d)] * static_cast<index_t>(sizeof(T)));
     }
     constexpr int type = std::is_same_v<T, float> ? NPY_FLOAT : NPY_DOUBLE;
-    auto buffer = a.release();
-    if (!buffer) {  // empty result: NumPy allocates its own (nothing to hand over)
+    auto buffer = storage.release();
+    if (!buffer || view.size() == 0) {  // empty result: NumPy allocates its own (nothing to hand over)
         PyObject* e = PyArray_ZEROS(l.rank, dims, type, 0);
         if (!e) throw nb::python_error();
         return nb::steal(e);
     }
-    PyObject* arr = PyArray_New(&PyArray_Type, l.rank, dims, type, strides, buffer.get(), 0, NPY_ARRAY_CARRAY, nullptr);
+    PyObject* arr = PyArray_New(&PyArray_Type, l.rank, dims, type, strides, const_cast<T*>(view.data()), 0,
+                                NPY_ARRAY_WRITEABLE | NPY_ARRAY_ALIGNED, nullptr);
     if (!arr) throw nb::python_error();
     nb::object result = nb::steal(arr);
     T* p = buffer.release();
@@ -227,7 +229,31 @@ nb::object to_numpy(Array<T>&& a) {
         throw nb::python_error();
     }
     if (PyArray_SetBaseObject(reinterpret_cast<PyArrayObject*>(arr), owner) < 0) throw nb::python_error();  // steals owner
+    PyArray_UpdateFlags(reinterpret_cast<PyArrayObject*>(arr), NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_F_CONTIGUOUS);
     return result;
+}
+
+template <class T>
+nb::object to_numpy(Array<T>&& a) {
+    Array<T> owner = std::move(a);
+    ArrayView<const T> v = std::as_const(owner).view();
+    return to_numpy_view(std::move(owner), v);
+}
+
+std::int32_t* int32_buffer(nb::handle obj, const char* arg, index_t size, bool writable) {
+    if (!PyArray_Check(obj.ptr()))
+        raise_type_error(fmt::format("{}: expected an int32 NumPy array of {} elements, got {}", arg, size,
+                                     py_type_name(obj)));
+    auto* a = reinterpret_cast<PyArrayObject*>(obj.ptr());
+    if (PyArray_TYPE(a) != NPY_INT32 || !PyArray_ISCARRAY_RO(a))
+        raise_type_error(fmt::format("{}: expected a C-contiguous int32 array (used in place, not converted), got "
+                                     "dtype {}{}",
+                                     arg, dtype_string(obj), PyArray_ISCARRAY_RO(a) ? "" : " (not C-contiguous)"));
+    if (writable && !PyArray_ISWRITEABLE(a))
+        throw ValueError(fmt::format("{}: expected a writable array, got a read-only one", arg));
+    if (PyArray_SIZE(a) != size)
+        throw ShapeError(fmt::format("{}: expected {} elements, got {}", arg, size, PyArray_SIZE(a)));
+    return static_cast<std::int32_t*>(PyArray_DATA(a));
 }
 
 namespace {
@@ -326,6 +352,8 @@ const CsrMatrix<T>& csr_as(const PyCsr& c, CsrMatrix<T>& storage) {
 template ArrayView<float> as_output<float>(nb::handle, const char*);
 template ArrayView<double> as_output<double>(nb::handle, const char*);
 template nb::object to_numpy<float>(Array<float>&&);
+template nb::object to_numpy_view<float>(Array<float>&&, ArrayView<const float>);
+template nb::object to_numpy_view<double>(Array<double>&&, ArrayView<const double>);
 template nb::object to_numpy<double>(Array<double>&&);
 template const CsrMatrix<float>& csr_as<float>(const PyCsr&, CsrMatrix<float>&);
 template const CsrMatrix<double>& csr_as<double>(const PyCsr&, CsrMatrix<double>&);

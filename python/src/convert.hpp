@@ -65,6 +65,15 @@ void convert_input(Input& in, DType dtype);
 template <class T>
 ArrayView<T> as_output(nb::handle obj, const char* arg);
 
+/// The data of a C-contiguous, aligned, native int32 NumPy array of exactly `size` elements
+/// (writable when `writable`); neuroperf.TypeError/ShapeError otherwise. No conversion: the
+/// caller's array is used in place.
+std::int32_t* int32_buffer(nb::handle obj, const char* arg, index_t size, bool writable);
+
+/// A NumPy array owning `storage`'s buffer and showing `view` (which lies inside it).
+template <class T>
+nb::object to_numpy_view(Array<T>&& storage, ArrayView<const T> view);
+
 /// A NumPy array owning `a`'s buffer (no copy).
 template <class T>
 nb::object to_numpy(Array<T>&& a);

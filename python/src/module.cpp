@@ -8,4 +8,5 @@ NB_MODULE(_core, m) {
     neuroperf::py::register_exceptions(m);
     neuroperf::py::bind_mkl(m);
     neuroperf::py::bind_parallel(m);
+    neuroperf::py::bind_jit(m);
 }
