@@ -249,6 +249,22 @@ def test_convolution_kernel_families(opt, family, fn, mode):
     np.testing.assert_allclose(y, ref, rtol=1e-9, atol=1e-9)
 
 
+@SETTINGS
+@given(n=st.integers(1, 300), k=st.integers(1, 80), channels=st.integers(1, 4),
+       mode=st.sampled_from(["full", "same", "valid"]), dtype=st.sampled_from([np.float32, np.float64]),
+       density=st.sampled_from([0.0, 0.01, 0.3, 1.0]), time_major=st.booleans())
+def test_convolution_property(opt, n, k, channels, mode, dtype, density, time_major):
+    r = rng(n * 1000 + k * 10 + channels)
+    trains = np.where(r.random((channels, n)) < density, r.standard_normal((channels, n)), 0).astype(dtype)
+    kernel = r.standard_normal(k).astype(dtype)
+    data = np.asfortranarray(trains.T) if time_major else trains
+    y = opt.optimize_spike_convolution(data, kernel, mode, axis=0 if time_major else -1)
+    ref = np.stack([np.convolve(c.astype(np.float64), kernel.astype(np.float64), mode) for c in trains])
+    got = y.T if time_major else y
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=tol(dtype, k) * 4, atol=tol(dtype, k) * 4 * max(1, k))
+
+
 def test_convolution_non_contiguous_trains(opt):
     base = (rng(8).random((4, 300)) < 0.1).astype(np.float64)
     view = base[::2, ::3]
