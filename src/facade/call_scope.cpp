@@ -70,7 +70,10 @@ void prepare_workers(bool ftz, const std::string& affinity, int threads) {
 }
 
 CallScope::CallScope(const MKLConfig& cfg, int threads, double work) : ftz_(cfg.enable_fast_math) {
-    if (threads > 1 && work >= kTeamSetupMinWork) prepare_workers(cfg.enable_fast_math, cfg.thread_affinity, threads);
+    // Inside an active parallel region (e.g. a ParallelProcessor task) nested regions get one
+    // thread: preparing "workers" there would only record a state the real team never got.
+    if (threads > 1 && work >= kTeamSetupMinWork && !omp_in_parallel())
+        prepare_workers(cfg.enable_fast_math, cfg.thread_affinity, threads);
 }
 
 }  // namespace neuroperf::detail

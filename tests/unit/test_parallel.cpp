@@ -650,3 +650,21 @@ TEST(ParallelProcessor, BenchmarkParallelPerformance) {
     expect_throw_msg<ValueError>([&] { p.benchmark_parallel_performance({8}, 0); });
     expect_throw_msg<ValueError>([&] { p.benchmark_parallel_performance({0}, 1); });
 }
+
+TEST(ParallelProcessor, MultiThreadedOptimizerInsideTasks) {
+    // A task may call a multi-threaded MKLOptimizer: inside the team it runs on one thread
+    // (nested regions are inactive) and gives the same result as outside.
+    MKLConfig mc;
+    mc.num_threads = 2;
+    MKLOptimizer opt(mc, test_context());
+    std::vector<Array<float>> mats;
+    for (std::uint64_t i = 0; i < 6; ++i) mats.push_back(filled<float>({96, 96}, i + 1));
+    std::vector<Array<float>> expect;
+    for (const auto& m : mats) expect.push_back(opt.optimize_matrix_multiply<float>(m.view(), m.view()));
+    auto got = processor(2).parallel_spike_processing(mats, [&](const Array<float>& m) {
+        return opt.optimize_matrix_multiply<float>(m.view(), m.view());
+    });
+    for (std::size_t i = 0; i < mats.size(); ++i)
+        for (index_t j = 0; j < expect[i].size(); ++j)
+            ASSERT_NEAR(got[i].data()[j], expect[i].data()[j], 1e-3f * (1 + std::fabs(expect[i].data()[j]))) << i;
+}
