@@ -20,6 +20,8 @@
 
 #include "neuroperf/array.hpp"
 #include "neuroperf/context.hpp"
+#include "neuroperf/reservoir.hpp"
+#include "neuroperf/sparse.hpp"
 
 namespace neuroperf {
 
@@ -172,6 +174,52 @@ private:
     std::shared_ptr<const State> state_;
 };
 
+/// Everything baked into a reservoir update kernel (the fused echo-state-network step
+/// x' = (1 − a)·x + a·f(W_in·u + W·x + b)). The defaults make a usable kernel on their own
+/// (compile_reservoir_update_kernel() with no argument): N = 100, D = 1, a = 1, tanh, dense W,
+/// no bias, precision "high". validate() throws ValueError naming the field.
+struct ReservoirKernelSpec {
+    index_t num_neurons = 100;   ///< N
+    index_t input_dim = 1;       ///< D (0: no input term)
+    double leak_rate = 1.0;      ///< a in (0, 1], rounded to T
+    Activation activation = Activation::tanh;
+    bool sparse = false;         ///< W given as a CsrMatrix (N × N) instead of a dense N × N array
+    bool has_bias = false;       ///< b given at each call
+    /// As MKLConfig::precision_mode ("high" | "low" | "ep"): which tanh/sigmoid the AOT step uses.
+    std::string precision = "high";
+
+    void validate() const;
+};
+
+/// A reservoir update kernel (compiled or AOT) with N, D, leak, activation, precision, the
+/// weight format and the presence of a bias baked in. Cheap to copy; thread-safe.
+template <class T>
+class ReservoirUpdateKernel {
+public:
+    /// As MKLOptimizer::reservoir_update_inplace with this kernel's options: `state` (N, any
+    /// stride) becomes (1 − a)·state + a·f(W_in·u + W·state + b). W_in (N × D), W (N × N, unit
+    /// column stride; other strides are packed first), u (D), bias (N, only when spec.has_bias,
+    /// else empty). The result is bit-identical to the AOT step (the fallback) without fast math.
+    /// ShapeError naming the operand for a shape that is not the baked-in one; ValueError when
+    /// the weights' format (dense/CSR) is not spec.sparse's.
+    void operator()(ArrayView<T> state, ArrayView<const T> input_weights, ArrayView<const T> reservoir_weights,
+                    ArrayView<const T> input, ArrayView<const T> bias = {}) const;
+    void operator()(ArrayView<T> state, ArrayView<const T> input_weights, const CsrMatrix<T>& reservoir_weights,
+                    ArrayView<const T> input, ArrayView<const T> bias = {}) const;
+
+    const ReservoirKernelSpec& spec() const;
+    const std::string& source() const;
+    const std::string& key() const;
+    bool is_compiled() const;
+    const std::string& fallback_reason() const;
+
+    struct State;  // private
+    explicit ReservoirUpdateKernel(std::shared_ptr<const State> state) : state_(std::move(state)) {}
+
+private:
+    std::shared_ptr<const State> state_;
+};
+
 /// One row of benchmark_jit_performance().
 struct JitBenchmarkEntry {
     std::string name;        ///< "compile/spike_processing/cold", "spike_processing/jit/N=1000", ...
@@ -215,8 +263,16 @@ public:
     ConvolutionKernel<T> compile_convolution_kernel(ArrayView<const T> taps, index_t signal_length,
                                                     const std::string& mode = "valid") const;
 
-    /// Not built yet: throw NotBuiltError (the MKLOptimizer kernels serve these operations).
-    void compile_reservoir_update_kernel() const;
+    /// The fused reservoir step for `spec` and T (float or double; no argument: the spec's
+    /// defaults in double). The AOT fallback is the kernel behind MKLOptimizer::
+    /// reservoir_update_inplace (kernels/reservoir.cpp); compiled without fast math the result is
+    /// bit-identical to it (same sums in the same order, the same vectorised tanh/sigmoid
+    /// polynomials, FMA exactly where the AOT code for this CPU fuses). Throws ValueError for an
+    /// invalid spec; never throws for compiler trouble (AOT fallback with one warning).
+    template <class T = double>
+    ReservoirUpdateKernel<T> compile_reservoir_update_kernel(const ReservoirKernelSpec& spec = {}) const;
+
+    /// Not built yet: throws NotBuiltError (Context::gemm() serves every shape).
     void compile_matrix_multiply_kernel() const;
 
     /// `array` (rank 1 or 2) in `access_pattern`, 64-byte aligned: "row_major" (C order),
