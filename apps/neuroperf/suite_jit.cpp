@@ -8,6 +8,8 @@
 //   load/spike_processing/warm_memory    the same context asking again
 //   spike_processing/<jit|aot>/N=<n>/model=<cuba|coba>/dtype=float32: one timed call runs kSteps
 //   steps of the fused kernel (update + propagation) on the Brian2 CUBA/COBA benchmark network.
+//   reservoir/<jit|aot>/N=<n>/D=10/dtype=<float32|float64>: one fused ESN step (dense W, tanh,
+//   leak 0.3, bias); aot = the kernel behind MKLOptimizer::reservoir_update_inplace.
 //   convolution/<jit|jit_fastmath|aot>/n=100000/k=<taps>/mode=valid/dtype=float32: one FIR call
 //   (x from unit(h(5, i)), taps exp(−0.2·i)); aot = MKLOptimizer's direct kernel.
 //
@@ -135,6 +137,30 @@ struct ScratchDir {
 
 const char* model_tag(SynapseModel m) { return m == SynapseModel::current ? "cuba" : "coba"; }
 
+template <class T>
+std::function<void()> reservoir_case(const Context& ctx, index_t n, bool use_jit) {
+    ReservoirKernelSpec spec;
+    spec.num_neurons = n;
+    spec.input_dim = 10;
+    spec.leak_rate = 0.3;
+    spec.has_bias = true;
+    JITConfig cfg;
+    cfg.enable_jit = use_jit;
+    auto k = JITCompiler(cfg, ctx).compile_reservoir_update_kernel<T>(spec);
+    if (use_jit && !k.is_compiled()) throw BackendError("jit: not compiled: " + k.fallback_reason());
+    struct Data {
+        Array<T> x, w_in, w, u, b;
+    };
+    auto d = std::make_shared<Data>(Data{Array<T>({n}), Array<T>({n, 10}), Array<T>({n, n}), Array<T>({10}), Array<T>({n})});
+    const double scale = 1.0 / std::sqrt(static_cast<double>(n));
+    for (index_t i = 0; i < n * n; ++i) d->w.data()[i] = static_cast<T>(scale * (2 * unit(6, static_cast<std::uint64_t>(i)) - 1));
+    for (index_t i = 0; i < n * 10; ++i) d->w_in.data()[i] = static_cast<T>(2 * unit(7, static_cast<std::uint64_t>(i)) - 1);
+    for (index_t i = 0; i < n; ++i) d->x(i) = static_cast<T>(unit(8, static_cast<std::uint64_t>(i)) - 0.5);
+    for (index_t i = 0; i < n; ++i) d->b(i) = static_cast<T>(0.1 * unit(9, static_cast<std::uint64_t>(i)));
+    for (index_t i = 0; i < 10; ++i) d->u(i) = static_cast<T>(unit(10, static_cast<std::uint64_t>(i)));
+    return [d, k] { k(d->x.view(), d->w_in.view(), d->w.view(), d->u.view(), d->b.view()); };
+}
+
 }  // namespace
 
 Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
@@ -225,6 +251,21 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                    return std::function<void()>([kernel, x, y] { kernel(x->data(), y->data()); });
                                }});
         }
+
+    // Reservoir step (dense W, D = 10, leak 0.3, tanh, bias): compiled vs the AOT step
+    // (MKLOptimizer::reservoir_update_inplace's kernel), one call = one step.
+    std::vector<index_t> res_sizes = quick ? std::vector<index_t>{500} : std::vector<index_t>{100, 500, 2000};
+    for (index_t n : res_sizes)
+        for (bool f32 : {false, true})
+            for (bool use_jit : {true, false}) {
+                auto params = fmt::format("N={}/D=10/dtype={}", n, f32 ? "float32" : "float64");
+                double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n + 10);
+                s.cases.push_back({fmt::format("reservoir/{}/{}", use_jit ? "jit" : "aot", params), flops, "tanh, leak 0.3, bias",
+                                   [ctx, n, f32, use_jit]() -> std::function<void()> {
+                                       if (f32) return reservoir_case<float>(ctx, n, use_jit);
+                                       return reservoir_case<double>(ctx, n, use_jit);
+                                   }});
+            }
 
     std::string size_list = fmt::format("{}", fmt::join(sizes, ","));
     std::string model_list = quick ? "cuba" : "cuba,coba";
