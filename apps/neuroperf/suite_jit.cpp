@@ -10,6 +10,8 @@
 //   steps of the fused kernel (update + propagation) on the Brian2 CUBA/COBA benchmark network.
 //   reservoir/<jit|aot>/N=<n>/D=10/dtype=<float32|float64>: one fused ESN step (dense W, tanh,
 //   leak 0.3, bias); aot = the kernel behind MKLOptimizer::reservoir_update_inplace.
+//   matmul/<jit|aot>/n=<n>/dtype=float64: C = A·B, n × n; jit = libxsmm's JIT kernel for the
+//   shape, aot = MKLOptimizer::matrix_multiply_into (1 thread).
 //   convolution/<jit|jit_fastmath|aot>/n=100000/k=<taps>/mode=valid/dtype=float32: one FIR call
 //   (x from unit(h(5, i)), taps exp(−0.2·i)); aot = MKLOptimizer's direct kernel.
 //
@@ -33,6 +35,7 @@
 
 #include "neuroperf/hash_random.hpp"
 #include "neuroperf/jit_compiler.hpp"
+#include "neuroperf/mkl_optimizer.hpp"
 #include "suites.hpp"
 
 namespace neuroperf::cli {
@@ -266,6 +269,33 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                        return reservoir_case<double>(ctx, n, use_jit);
                                    }});
             }
+
+    // Small GEMM C = A·B (n × n, float64): libxsmm's JIT kernel for the shape vs MKLOptimizer's
+    // GEMM (matrix_multiply_into: its checks, then the context's backend choice).
+    std::vector<index_t> mm_sizes = quick ? std::vector<index_t>{8} : std::vector<index_t>{2, 4, 8, 16, 32, 64};
+    for (index_t n : mm_sizes)
+        for (bool use_jit : {true, false}) {
+            double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
+            s.cases.push_back({fmt::format("matmul/{}/n={}/dtype=float64", use_jit ? "jit" : "aot", n), flops, "",
+                               [ctx, n, use_jit]() -> std::function<void()> {
+                                   auto a = std::make_shared<Array<double>>(Array<double>({n, n}));
+                                   auto b = std::make_shared<Array<double>>(Array<double>({n, n}));
+                                   auto c = std::make_shared<Array<double>>(Array<double>({n, n}));
+                                   for (index_t i = 0; i < n * n; ++i) {
+                                       a->data()[i] = unit(11, static_cast<std::uint64_t>(i)) - 0.5;
+                                       b->data()[i] = unit(12, static_cast<std::uint64_t>(i)) - 0.5;
+                                   }
+                                   if (use_jit) {
+                                       auto k = JITCompiler(JITConfig{}, ctx).compile_matrix_multiply_kernel<double>(n, n, n);
+                                       if (!k.is_compiled()) throw BackendError("jit: not compiled: " + k.fallback_reason());
+                                       return [a, b, c, k] { k(a->data(), b->data(), c->data()); };
+                                   }
+                                   MKLConfig cfg;
+                                   cfg.num_threads = 1;
+                                   auto opt = std::make_shared<MKLOptimizer>(cfg, ctx);
+                                   return [a, b, c, opt] { opt->matrix_multiply_into<double>(a->view(), b->view(), c->view()); };
+                               }});
+        }
 
     std::string size_list = fmt::format("{}", fmt::join(sizes, ","));
     std::string model_list = quick ? "cuba" : "cuba,coba";
