@@ -237,3 +237,12 @@ TEST(JitReservoir, TailLengthsBitIdentical) {
     for (index_t n : {7, 8, 15, 16, 23, 24, 31, 33, 45})
         reservoir_case<float>(jit, rspec(n, n / 3 + 1, 1.0, Activation::identity, false, false), 80 + static_cast<std::uint64_t>(n));
 }
+
+// enable_parallel_loops shares the row blocks among OpenMP threads: still bit-identical.
+TEST(JitReservoir, ParallelLoopsBitIdentical) {
+    TempDir dir;
+    JITCompiler jit(JITConfig{.enable_parallel_loops = true}, quiet_context(dir.path()));
+    reservoir_case<double>(jit, rspec(600, 3, 0.3, Activation::tanh, false, true), 91);
+    auto k = jit.compile_reservoir_update_kernel<double>(rspec(600, 3, 0.3, Activation::tanh, false, true));
+    EXPECT_NE(k.source().find("omp parallel for"), std::string::npos);
+}
