@@ -102,8 +102,17 @@ void reservoir_case(const JITCompiler& jit, ReservoirKernelSpec spec, std::uint6
     ArrayView<const T> bias = spec.has_bias ? op.b.view() : ArrayView<const T>{};
     if (spec.sparse) k(x_jit.view(), op.w_in.view(), op.csr, op.u.view(), bias);
     else k(x_jit.view(), op.w_in.view(), op.w.view(), op.u.view(), bias);
-    for (index_t i = 0; i < n; ++i)
+    for (index_t i = 0; i < n; ++i) {
+#if defined(__SANITIZE_ADDRESS__)
+        // The sanitizer build compiles the AOT step at -O2 with instrumentation: GCC vectorises
+        // its dot tails differently there (other FMA contraction), so only the release build's
+        // AOT code is reproduced bit for bit; here within rounding.
+        ASSERT_NEAR(static_cast<double>(x_jit(i)), static_cast<double>(x_aot(i)),
+                    8 * eps * static_cast<double>(n + d + 2) * (1 + std::fabs(static_cast<double>(x_aot(i))))) << "row " << i;
+#else
         ASSERT_EQ(std::memcmp(&x_jit(i), &x_aot(i), sizeof(T)), 0) << "row " << i << ": jit " << x_jit(i) << " aot " << x_aot(i);
+#endif
+    }
 }
 
 ReservoirKernelSpec rspec(index_t n, index_t d, double a, Activation f, bool sparse, bool bias, const char* precision = "high") {
@@ -166,7 +175,11 @@ TEST(JitReservoir, DefaultsStridedStateNanAndFallback) {
     EXPECT_TRUE(std::isnan(big1(10)) && std::isnan(big2(10)));
     for (index_t i = 0; i < 200; ++i) {
         if (i == 10) continue;
+#if defined(__SANITIZE_ADDRESS__)
+        ASSERT_NEAR(big1(i), big2(i), 1e-13 * (1 + std::fabs(big2(i)))) << i;  // see reservoir_case
+#else
         ASSERT_EQ(big1(i), big2(i)) << i;
+#endif
         if (i % 2) {
             ASSERT_EQ(big1(i), 99.0);
         }
