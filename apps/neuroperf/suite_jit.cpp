@@ -8,6 +8,10 @@
 //   load/spike_processing/warm_memory    the same context asking again
 //   spike_processing/<jit|aot>/N=<n>/model=<cuba|coba>/dtype=float32: one timed call runs kSteps
 //   steps of the fused kernel (update + propagation) on the Brian2 CUBA/COBA benchmark network.
+//   reservoir/<jit|aot>/N=<n>/D=10/dtype=<float32|float64>: one fused ESN step (dense W, tanh,
+//   leak 0.3, bias); aot = the kernel behind MKLOptimizer::reservoir_update_inplace.
+//   matmul/<jit|aot>/n=<n>/dtype=float64: C = A·B, n × n; jit = libxsmm's JIT kernel for the
+//   shape, aot = MKLOptimizer::matrix_multiply_into (1 thread).
 //   convolution/<jit|jit_fastmath|aot>/n=100000/k=<taps>/mode=valid/dtype=float32: one FIR call
 //   (x from unit(h(5, i)), taps exp(−0.2·i)); aot = MKLOptimizer's direct kernel.
 //
@@ -31,6 +35,7 @@
 
 #include "neuroperf/hash_random.hpp"
 #include "neuroperf/jit_compiler.hpp"
+#include "neuroperf/mkl_optimizer.hpp"
 #include "suites.hpp"
 
 namespace neuroperf::cli {
@@ -135,6 +140,30 @@ struct ScratchDir {
 
 const char* model_tag(SynapseModel m) { return m == SynapseModel::current ? "cuba" : "coba"; }
 
+template <class T>
+std::function<void()> reservoir_case(const Context& ctx, index_t n, bool use_jit) {
+    ReservoirKernelSpec spec;
+    spec.num_neurons = n;
+    spec.input_dim = 10;
+    spec.leak_rate = 0.3;
+    spec.has_bias = true;
+    JITConfig cfg;
+    cfg.enable_jit = use_jit;
+    auto k = JITCompiler(cfg, ctx).compile_reservoir_update_kernel<T>(spec);
+    if (use_jit && !k.is_compiled()) throw BackendError("jit: not compiled: " + k.fallback_reason());
+    struct Data {
+        Array<T> x, w_in, w, u, b;
+    };
+    auto d = std::make_shared<Data>(Data{Array<T>({n}), Array<T>({n, 10}), Array<T>({n, n}), Array<T>({10}), Array<T>({n})});
+    const double scale = 1.0 / std::sqrt(static_cast<double>(n));
+    for (index_t i = 0; i < n * n; ++i) d->w.data()[i] = static_cast<T>(scale * (2 * unit(6, static_cast<std::uint64_t>(i)) - 1));
+    for (index_t i = 0; i < n * 10; ++i) d->w_in.data()[i] = static_cast<T>(2 * unit(7, static_cast<std::uint64_t>(i)) - 1);
+    for (index_t i = 0; i < n; ++i) d->x(i) = static_cast<T>(unit(8, static_cast<std::uint64_t>(i)) - 0.5);
+    for (index_t i = 0; i < n; ++i) d->b(i) = static_cast<T>(0.1 * unit(9, static_cast<std::uint64_t>(i)));
+    for (index_t i = 0; i < 10; ++i) d->u(i) = static_cast<T>(unit(10, static_cast<std::uint64_t>(i)));
+    return [d, k] { k(d->x.view(), d->w_in.view(), d->w.view(), d->u.view(), d->b.view()); };
+}
+
 }  // namespace
 
 Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
@@ -223,6 +252,48 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                        throw BackendError("jit: not compiled: " + kernel.fallback_reason());
                                    auto y = std::make_shared<std::vector<float>>(static_cast<std::size_t>(kernel.output_length()));
                                    return std::function<void()>([kernel, x, y] { kernel(x->data(), y->data()); });
+                               }});
+        }
+
+    // Reservoir step (dense W, D = 10, leak 0.3, tanh, bias): compiled vs the AOT step
+    // (MKLOptimizer::reservoir_update_inplace's kernel), one call = one step.
+    std::vector<index_t> res_sizes = quick ? std::vector<index_t>{500} : std::vector<index_t>{100, 500, 2000};
+    for (index_t n : res_sizes)
+        for (bool f32 : {false, true})
+            for (bool use_jit : {true, false}) {
+                auto params = fmt::format("N={}/D=10/dtype={}", n, f32 ? "float32" : "float64");
+                double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n + 10);
+                s.cases.push_back({fmt::format("reservoir/{}/{}", use_jit ? "jit" : "aot", params), flops, "tanh, leak 0.3, bias",
+                                   [ctx, n, f32, use_jit]() -> std::function<void()> {
+                                       if (f32) return reservoir_case<float>(ctx, n, use_jit);
+                                       return reservoir_case<double>(ctx, n, use_jit);
+                                   }});
+            }
+
+    // Small GEMM C = A·B (n × n, float64): libxsmm's JIT kernel for the shape vs MKLOptimizer's
+    // GEMM (matrix_multiply_into: its checks, then the context's backend choice).
+    std::vector<index_t> mm_sizes = quick ? std::vector<index_t>{8} : std::vector<index_t>{2, 4, 8, 16, 32, 64};
+    for (index_t n : mm_sizes)
+        for (bool use_jit : {true, false}) {
+            double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
+            s.cases.push_back({fmt::format("matmul/{}/n={}/dtype=float64", use_jit ? "jit" : "aot", n), flops, "",
+                               [ctx, n, use_jit]() -> std::function<void()> {
+                                   auto a = std::make_shared<Array<double>>(Array<double>({n, n}));
+                                   auto b = std::make_shared<Array<double>>(Array<double>({n, n}));
+                                   auto c = std::make_shared<Array<double>>(Array<double>({n, n}));
+                                   for (index_t i = 0; i < n * n; ++i) {
+                                       a->data()[i] = unit(11, static_cast<std::uint64_t>(i)) - 0.5;
+                                       b->data()[i] = unit(12, static_cast<std::uint64_t>(i)) - 0.5;
+                                   }
+                                   if (use_jit) {
+                                       auto k = JITCompiler(JITConfig{}, ctx).compile_matrix_multiply_kernel<double>(n, n, n);
+                                       if (!k.is_compiled()) throw BackendError("jit: not compiled: " + k.fallback_reason());
+                                       return [a, b, c, k] { k(a->data(), b->data(), c->data()); };
+                                   }
+                                   MKLConfig cfg;
+                                   cfg.num_threads = 1;
+                                   auto opt = std::make_shared<MKLOptimizer>(cfg, ctx);
+                                   return [a, b, c, opt] { opt->matrix_multiply_into<double>(a->view(), b->view(), c->view()); };
                                }});
         }
 

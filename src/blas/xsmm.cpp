@@ -68,7 +68,31 @@ std::unique_ptr<Backend> make_backend() {
     return be;
 }
 
+template <class T>
+const void* dispatch_row_major(index_t m, index_t n, index_t k) {
+    if (std::min({m, n, k}) < 1 || std::max({m, n, k}) > kMaxDim) return nullptr;
+    static std::once_flag init;
+    std::call_once(init, [] { libxsmm_init(); });
+    // Row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ: B first (see gemm_thunk).
+    auto fn = dispatch<T>(static_cast<libxsmm_blasint>(n), static_cast<libxsmm_blasint>(m), static_cast<libxsmm_blasint>(k),
+                          static_cast<libxsmm_blasint>(n), static_cast<libxsmm_blasint>(k), static_cast<libxsmm_blasint>(n),
+                          T(1), T(0), LIBXSMM_GEMM_FLAG_BETA_0);
+    return reinterpret_cast<const void*>(fn);
+}
+
+template <class T>
+void call_row_major(const void* fn, const T* a, const T* b, T* c) {
+    reinterpret_cast<XsmmFn<T>>(const_cast<void*>(fn))(b, a, c);
+}
+
 #else
+
+template <class T>
+const void* dispatch_row_major(index_t, index_t, index_t) {
+    return nullptr;
+}
+template <class T>
+void call_row_major(const void*, const T*, const T*, T*) {}
 
 std::unique_ptr<Backend> make_backend() {
     auto be = std::make_unique<Backend>();
@@ -78,5 +102,10 @@ std::unique_ptr<Backend> make_backend() {
 }
 
 #endif
+
+template const void* dispatch_row_major<float>(index_t, index_t, index_t);
+template const void* dispatch_row_major<double>(index_t, index_t, index_t);
+template void call_row_major<float>(const void*, const float*, const float*, float*);
+template void call_row_major<double>(const void*, const double*, const double*, double*);
 
 }  // namespace neuroperf::blas::xsmm

@@ -175,14 +175,6 @@ SpikeProcessingKernel<T> JITCompiler::compile_spike_processing_kernel(const LifS
     return SpikeProcessingKernel<T>(std::move(st));
 }
 
-void JITCompiler::compile_reservoir_update_kernel() const {
-    throw NotBuiltError("compile_reservoir_update_kernel: not built yet (issue 6 part 2); "
-                        "MKLOptimizer::optimize_reservoir_update runs the fused AOT kernel");
-}
-void JITCompiler::compile_matrix_multiply_kernel() const {
-    throw NotBuiltError("compile_matrix_multiply_kernel: not built yet (issue 6 part 4); "
-                        "Context::gemm() serves every shape (libxsmm's JIT for small ones)");
-}
 
 std::filesystem::path JITCompiler::cache_directory() const {
     return jit::registry_of(context_).directory(config_.cache_compiled_functions, config_.verbose);

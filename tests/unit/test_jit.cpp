@@ -716,11 +716,6 @@ TEST(JitLayout, RowColumnBlocked) {
     test_support::expect_throw_msg<ShapeError>([&] { (void)jit.optimize_memory_layout<float>(r3.view(), "row_major"); });
 }
 
-TEST(JitCompilerApi, UnbuiltKernelsSayNotBuilt) {
-    JITCompiler jit(JITConfig{.enable_jit = false});
-    EXPECT_NE(test_support::expect_throw_msg<NotBuiltError>([&] { jit.compile_reservoir_update_kernel(); }).find("not built"), std::string::npos);
-    test_support::expect_throw_msg<NotBuiltError>([&] { jit.compile_matrix_multiply_kernel(); });
-}
 
 // ---------------------------------------------------------------- convolution
 
