@@ -17,9 +17,12 @@ from ._core import (  # noqa: E402,F401
     AlphaKernel, BackendError, CsrMatrix, Error, ExponentialKernel, IOError, NotBuiltError,
     ShapeError, SpectralRadius, SpikeKernel, TypeError, ValueError, backends, cache_dir,
     scale_to_spectral_radius, ReasoningCore, ReservoirReasoningCore, TaskError, WorkerError,
-    SpikeProcessingKernel, ConvolutionKernel, jit_cache_entries, clear_jit_cache)
+    SpikeProcessingKernel, ConvolutionKernel, ReservoirUpdateKernel, MatmulKernel, jit_cache_entries,
+    clear_jit_cache)
 from ._mkl import MKLConfig, MKLOptimizer, enable_mkl_optimization, spectral_radius  # noqa: E402,F401
-from ._jit import JITCompiler, JITConfig, LazyConvolutionKernel, enable_jit_compilation  # noqa: E402,F401
+from ._jit import (  # noqa: E402,F401
+    JITCompiler, JITConfig, LazyConvolutionKernel, LazyMatmulKernel, LazyReservoirUpdateKernel,
+    enable_jit_compilation)
 from ._parallel import (  # noqa: E402,F401
     MultiModalResult, ParallelConfig, ParallelProcessor, enable_parallel_processing)
 
@@ -30,7 +33,8 @@ __all__ = [
     "ParallelConfig", "ParallelProcessor", "enable_parallel_processing", "MultiModalResult",
     "ReasoningCore", "ReservoirReasoningCore", "TaskError", "WorkerError",
     "JITConfig", "JITCompiler", "enable_jit_compilation", "SpikeProcessingKernel", "ConvolutionKernel",
-    "LazyConvolutionKernel", "jit_cache_entries", "clear_jit_cache",
+    "LazyConvolutionKernel", "ReservoirUpdateKernel", "MatmulKernel", "LazyReservoirUpdateKernel",
+    "LazyMatmulKernel", "jit_cache_entries", "clear_jit_cache",
     "ExponentialKernel", "AlphaKernel", "SpikeKernel", "CsrMatrix", "SpectralRadius",
     "spectral_radius", "scale_to_spectral_radius", "backends", "cache_dir",
     "Error", "ValueError", "ShapeError", "TypeError", "BackendError", "IOError", "NotBuiltError",

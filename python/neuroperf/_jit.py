@@ -72,6 +72,69 @@ class LazyConvolutionKernel:
         return kernel(x)
 
 
+class _LazyKernels:
+    """A small LRU of compiled kernels keyed by call signature."""
+
+    def __init__(self, maxsize: int = 64):
+        self._kernels: OrderedDict = OrderedDict()
+        self._maxsize = maxsize
+
+    def get(self, key, make):
+        kernel = self._kernels.get(key)
+        if kernel is None:
+            kernel = make()
+            self._kernels[key] = kernel
+            if len(self._kernels) > self._maxsize:
+                self._kernels.popitem(last=False)
+        else:
+            self._kernels.move_to_end(key)
+        return kernel
+
+
+def _float_dtype(*arrays) -> np.dtype:
+    kinds = [a.dtype for a in arrays if a.dtype.kind == "f"]
+    return np.result_type(*kinds) if kinds else np.dtype(np.float64)
+
+
+class LazyReservoirUpdateKernel(_LazyKernels):
+    """What compile_reservoir_update_kernel() with no arguments returns: kernel(state,
+    input_weights, reservoir_weights, input, leak_rate=1.0, activation="tanh", bias=None) updates
+    state in place, compiling a kernel per new (N, D, leak, activation, dense/sparse, bias, dtype)."""
+
+    def __init__(self, compiler: "JITCompiler"):
+        super().__init__()
+        self._compiler = compiler
+
+    def __call__(self, state, input_weights, reservoir_weights, input, leak_rate=1.0, activation="tanh", bias=None):
+        win = np.asarray(input_weights)
+        sparse = isinstance(reservoir_weights, _core.CsrMatrix) or hasattr(reservoir_weights, "tocsr")
+        dtype = np.dtype(state.dtype)
+        key = (state.shape[0], win.shape[1] if win.ndim == 2 else 0, float(leak_rate), activation, sparse,
+               bias is not None, dtype.str)
+        kernel = self.get(key, lambda: self._compiler.compile_reservoir_update_kernel(
+            num_neurons=state.shape[0], input_dim=key[1], leak_rate=leak_rate, activation=activation, sparse=sparse,
+            has_bias=bias is not None, dtype=dtype.name))
+        kernel(state, input_weights, reservoir_weights, input, bias)
+
+
+class LazyMatmulKernel(_LazyKernels):
+    """What compile_matrix_multiply_kernel() with no arguments returns: kernel(a, b) = a @ b with a
+    kernel compiled per new (M, N, K, dtype)."""
+
+    def __init__(self, compiler: "JITCompiler"):
+        super().__init__()
+        self._compiler = compiler
+
+    def __call__(self, a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.ndim != 2 or b.ndim != 2:
+            raise _core.ShapeError(f"a, b: expected 2-D arrays, got shapes {a.shape} and {b.shape}")
+        dtype = _float_dtype(a, b)
+        key = (a.shape[0], b.shape[1], a.shape[1], dtype.str)
+        kernel = self.get(key, lambda: self._compiler.compile_matrix_multiply_kernel(*key[:3], dtype=dtype.name))
+        return kernel(a, b)
+
+
 class JITCompiler(_core._JITCompiler):
     """The seed's JITCompiler. Kernels are compiled once per (constants, dtype, flags, compiler,
     CPU) and cached on disk; with no usable compiler the AOT kernel is returned (one warning,
@@ -117,6 +180,30 @@ class JITCompiler(_core._JITCompiler):
         if taps is None or signal_length is None:
             raise _core.TypeError("compile_convolution_kernel: give both taps and signal_length, or neither")
         return self._convolution_kernel(taps, int(signal_length), mode, None if dtype is None else str(np.dtype(dtype)))
+
+    def compile_reservoir_update_kernel(self, num_neurons: int | None = None, input_dim: int = 1,
+                                        leak_rate: float = 1.0, activation: str = "tanh", sparse: bool = False,
+                                        has_bias: bool = False, precision: str = "high", dtype: str = "float64"):
+        """The fused echo-state-network step x' = (1-a)x + a f(W_in u + W x + b) with N, D, leak,
+        activation, weight format (dense or CSR) and bias baked in: kernel(state, input_weights,
+        reservoir_weights, input, bias=None) updates state in place, bit-identical to
+        MKLOptimizer.reservoir_update_inplace without fast math. With no arguments (the seed's
+        call): a LazyReservoirUpdateKernel that compiles per call signature."""
+        if num_neurons is None:
+            return LazyReservoirUpdateKernel(self)
+        return self._reservoir_kernel(str(np.dtype(dtype)), int(num_neurons), int(input_dim), float(leak_rate),
+                                      activation, bool(sparse), bool(has_bias), precision)
+
+    def compile_matrix_multiply_kernel(self, M: int | None = None, N: int | None = None, K: int | None = None,
+                                       dtype: str = "float64"):
+        """C = A @ B for one shape (M x K times K x N): libxsmm's JIT when every dimension is <= 64,
+        else the fastest GEMM for the shape; kernel(a, b) returns C. With no arguments (the seed's
+        call): a LazyMatmulKernel that compiles per shape."""
+        if M is None and N is None and K is None:
+            return LazyMatmulKernel(self)
+        if M is None or N is None or K is None:
+            raise _core.TypeError("compile_matrix_multiply_kernel: give M, N and K, or none of them")
+        return self._matmul_kernel(str(np.dtype(dtype)), int(M), int(N), int(K))
 
     def benchmark_jit_performance(self, test_sizes=(100, 500, 1000), num_iterations: int = 5) -> dict:
         """Cold compile, warm loads (disk, memory) and compiled-vs-AOT kernel times: {row name:

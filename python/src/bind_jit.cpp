@@ -29,6 +29,27 @@ struct PyConvKernel {
     DType dtype() const { return k.index() == 0 ? DType::float32 : DType::float64; }
 };
 
+struct PyReservoirKernel {
+    std::variant<ReservoirUpdateKernel<float>, ReservoirUpdateKernel<double>> k;
+    DType dtype() const { return k.index() == 0 ? DType::float32 : DType::float64; }
+};
+
+struct PyMatmulKernel {
+    std::variant<MatmulKernel<float>, MatmulKernel<double>> k;
+    DType dtype() const { return k.index() == 0 ? DType::float32 : DType::float64; }
+};
+
+// Shared read-only properties of the kernel classes.
+template <class K, class Cls>
+void kernel_properties(Cls& cls) {
+    cls.def_prop_ro("dtype", [](const K& k) { return numpy_dtype(k.dtype()); })
+        .def_prop_ro("source", [](const K& k) { return std::visit([](const auto& x) { return x.source(); }, k.k); })
+        .def_prop_ro("key", [](const K& k) { return std::visit([](const auto& x) { return x.key(); }, k.k); })
+        .def_prop_ro("is_compiled", [](const K& k) { return std::visit([](const auto& x) { return x.is_compiled(); }, k.k); })
+        .def_prop_ro("fallback_reason",
+                     [](const K& k) { return std::visit([](const auto& x) { return x.fallback_reason(); }, k.k); });
+}
+
 DType parse_dtype(const std::string& dtype) {
     if (dtype == "float32") return DType::float32;
     if (dtype == "float64") return DType::float64;
@@ -283,6 +304,64 @@ void bind_jit(nb::module_& m) {
             },
             "x"_a.none(), "Each row of x (1-D, or channels x signal_length) convolved; a new array.");
 
+    nb::class_<PyReservoirKernel> rk(m, "ReservoirUpdateKernel",
+                                     "The fused echo-state-network step with N, D, leak, activation and weight format "
+                                     "baked in; kernel(state, input_weights, reservoir_weights, input, bias=None) "
+                                     "updates state in place.");
+    kernel_properties<PyReservoirKernel>(rk);
+    rk.def(
+        "__call__",
+        [](const PyReservoirKernel& k, nb::handle state, nb::handle win, nb::handle w, nb::handle u, nb::handle bias) {
+            Input wi = as_input(win, "input_weights"), in = as_input(u, "input");
+            MatrixArg wm = as_matrix(w, "reservoir_weights");
+            std::optional<Input> b;
+            if (!bias.is_none()) b = as_input(bias, "bias");
+            for (Input* x : {&wi, &in, b ? &*b : nullptr})
+                if (x) convert_input(*x, k.dtype());
+            if (wm.dense) convert_input(*wm.dense, k.dtype());
+            with_dtype(k.dtype(), [&]<class T>() {
+                const auto& kern = std::get<ReservoirUpdateKernel<T>>(k.k);
+                ArrayView<T> x = as_output<T>(state, "state");
+                ArrayView<const T> bv = b ? b->view<T>() : ArrayView<const T>{};
+                CsrMatrix<T> storage;
+                const CsrMatrix<T>* ws = wm.sparse() ? &csr_as<T>(*wm.sparse(), storage) : nullptr;
+                nb::gil_scoped_release release;
+                if (ws)
+                    kern(x, wi.view<T>(), *ws, in.view<T>(), bv);
+                else
+                    kern(x, wi.view<T>(), wm.dense->view<T>(), in.view<T>(), bv);
+                return 0;
+            });
+        },
+        "state"_a.none(), "input_weights"_a.none(), "reservoir_weights"_a.none(), "input"_a.none(),
+        "bias"_a = nb::none());
+
+    nb::class_<PyMatmulKernel> mk(m, "MatmulKernel",
+                                  "C = A @ B for one shape (M x K times K x N): libxsmm's JIT for small shapes, else "
+                                  "the fastest GEMM for the shape; kernel(a, b) returns a new array.");
+    kernel_properties<PyMatmulKernel>(mk);
+    mk.def_prop_ro("shape", [](const PyMatmulKernel& k) {
+          return std::visit([](const auto& x) { return nb::make_tuple(x.m(), x.n(), x.k()); }, k.k);
+      })
+        .def_prop_ro("backend", [](const PyMatmulKernel& k) { return std::visit([](const auto& x) { return x.backend(); }, k.k); })
+        .def(
+            "__call__",
+            [](const PyMatmulKernel& k, nb::handle a, nb::handle b) {
+                Input ia = as_input(a, "a"), ib = as_input(b, "b");
+                convert_input(ia, k.dtype());
+                convert_input(ib, k.dtype());
+                return with_dtype(k.dtype(), [&]<class T>() {
+                    const auto& kern = std::get<MatmulKernel<T>>(k.k);
+                    Array<T> c;
+                    {
+                        nb::gil_scoped_release release;
+                        c = kern(ia.view<T>(), ib.view<T>());
+                    }
+                    return to_numpy(std::move(c));
+                });
+            },
+            "a"_a.none(), "b"_a.none());
+
     nb::class_<JITCompiler>(m, "_JITCompiler")
         .def(
             "__init__",
@@ -326,8 +405,34 @@ void bind_jit(nb::module_& m) {
                 });
             },
             "taps"_a.none(), "signal_length"_a, "mode"_a, "dtype"_a.none())
-        .def("compile_reservoir_update_kernel", [](const JITCompiler& jit) { jit.compile_reservoir_update_kernel(); })
-        .def("compile_matrix_multiply_kernel", [](const JITCompiler& jit) { jit.compile_matrix_multiply_kernel(); })
+        .def(
+            "_reservoir_kernel",
+            [](const JITCompiler& jit, const std::string& dtype, index_t num_neurons, index_t input_dim,
+               double leak_rate, const std::string& activation, bool sparse, bool has_bias, const std::string& precision) {
+                ReservoirKernelSpec s;
+                s.num_neurons = num_neurons;
+                s.input_dim = input_dim;
+                s.leak_rate = leak_rate;
+                s.activation = parse_activation(activation);
+                s.sparse = sparse;
+                s.has_bias = has_bias;
+                s.precision = precision;
+                return with_dtype(parse_dtype(dtype), [&]<class T>() {
+                    nb::gil_scoped_release release;
+                    return PyReservoirKernel{jit.compile_reservoir_update_kernel<T>(s)};
+                });
+            },
+            "dtype"_a, "num_neurons"_a, "input_dim"_a, "leak_rate"_a, "activation"_a, "sparse"_a, "has_bias"_a,
+            "precision"_a)
+        .def(
+            "_matmul_kernel",
+            [](const JITCompiler& jit, const std::string& dtype, index_t m_, index_t n, index_t k) {
+                return with_dtype(parse_dtype(dtype), [&]<class T>() {
+                    nb::gil_scoped_release release;
+                    return PyMatmulKernel{jit.compile_matrix_multiply_kernel<T>(m_, n, k)};
+                });
+            },
+            "dtype"_a, "m"_a, "n"_a, "k"_a)
         .def(
             "optimize_memory_layout",
             [](const JITCompiler& jit, nb::handle array, const std::string& access_pattern) {

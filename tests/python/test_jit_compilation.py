@@ -46,9 +46,57 @@ def test_seed_no_argument_calls(jit):
     assert k.num_neurons == 4000 and k.key and "extern" in k.source
     conv = jit.compile_convolution_kernel()
     assert isinstance(conv, npf.LazyConvolutionKernel)
-    for name in ("compile_reservoir_update_kernel", "compile_matrix_multiply_kernel"):
-        with pytest.raises(npf.NotBuiltError, match="not built"):
-            getattr(jit, name)()
+    assert isinstance(jit.compile_reservoir_update_kernel(), npf.LazyReservoirUpdateKernel)
+    mm = jit.compile_matrix_multiply_kernel()
+    a = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(mm(a, a.T), a @ a.T)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("n, d", [(1, 1), (7, 3), (100, 10), (257, 0)])
+def test_reservoir_kernel_bit_identical_to_mkl_step(jit, dtype, sparse, n, d):
+    rng = np.random.default_rng(n + d)
+    w = sp.random(n, n, density=0.2, format="csr", random_state=n, dtype=np.float64)
+    w.data -= 0.5
+    w = w.astype(dtype)
+    wa = npf.CsrMatrix.from_scipy(w) if sparse else w.toarray()
+    win = rng.standard_normal((n, d)).astype(dtype)
+    u = rng.standard_normal(d).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    x0 = rng.standard_normal(n).astype(dtype)
+    k = jit.compile_reservoir_update_kernel(num_neurons=n, input_dim=d, leak_rate=0.3, sparse=sparse, has_bias=True,
+                                            dtype=np.dtype(dtype).name)
+    x = x0.copy()
+    k(x, win, wa, u, b)
+    ref = x0.copy()
+    npf.MKLOptimizer(num_threads=1).reservoir_update_inplace(ref, win, wa, u, leak_rate=0.3, bias=b)
+    np.testing.assert_array_equal(x, ref)
+    with pytest.raises(npf.ShapeError):
+        k(np.zeros(n + 1, dtype), win, wa, u, b)
+
+
+def test_lazy_reservoir_kernel_and_matmul_kernel(jit):
+    lazy = jit.compile_reservoir_update_kernel()
+    n = 50
+    w = np.random.default_rng(0).standard_normal((n, n)) * 0.1
+    win = np.ones((n, 2))
+    x = np.zeros(n)
+    lazy(x, win, w, np.array([0.5, -0.5]), leak_rate=0.5)
+    lazy(x, win, w, np.array([0.5, -0.5]), leak_rate=0.5)
+    ref = np.zeros(n)
+    for _ in range(2):
+        ref = 0.5 * ref + 0.5 * np.tanh(win @ np.array([0.5, -0.5]) + w @ ref)
+    np.testing.assert_allclose(x, ref, rtol=1e-14, atol=1e-14)
+    assert len(lazy._kernels) == 1
+    for m, nn, kk in ((1, 1, 1), (3, 5, 7), (64, 64, 64), (100, 3, 70)):
+        mk = jit.compile_matrix_multiply_kernel(m, nn, kk, dtype="float32")
+        a = np.random.default_rng(m).standard_normal((m, kk)).astype(np.float32)
+        b = np.random.default_rng(kk).standard_normal((kk, nn)).astype(np.float32)
+        np.testing.assert_allclose(mk(a, b), a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4 * kk ** 0.5)
+        assert mk.shape == (m, nn, kk) and mk.backend
+        with pytest.raises(npf.ShapeError):
+            mk(b, a) if (m, kk) != (kk, nn) else mk(a[:, :0], b)
 
 
 @pytest.mark.parametrize("synapse", ["current", "conductance"])
