@@ -189,7 +189,8 @@ public:
     index_t num_populations() const;
     /// Synapses built so far (0 before the first run).
     std::int64_t num_synapses() const;
-    /// Current membrane potentials of a LIF population (a copy).
+    /// Current membrane potentials of a LIF population (a copy); ValueError before the first run
+    /// (initial values are drawn when the network is built) or for a Poisson input.
     std::vector<float> membrane_potential(PopulationId population) const;
     /// The CSR synapses of projection k (built by the first run): row_ptr (sources + 1) and
     /// target columns, rows = source neurons of the whole source population.
