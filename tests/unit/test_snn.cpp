@@ -309,7 +309,7 @@ TEST(Snn, MemoryBeyondTheLimitIsRefusedBeforeAllocating) {
 }
 
 TEST(Snn, VogelsAbbottCubaRateIsPlausible) {
-    NetworkOptions o = aot_options(0, 1);
+    NetworkOptions o = aot_options(1, 1);  // one thread: quick also on a busy machine
     o.use_jit = true;
     Network net(o);
     add_vogels_abbott(net, "cuba", 4000, 0.02);
