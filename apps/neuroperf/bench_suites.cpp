@@ -99,7 +99,7 @@ std::vector<int> thread_list(int threads) {
 
 }  // namespace
 
-std::vector<std::string> suite_names() { return {"gemm", "conv", "reservoir", "batch", "eigen", "parallel", "jit", "quick"}; }
+std::vector<std::string> suite_names() { return {"gemm", "conv", "reservoir", "batch", "eigen", "parallel", "jit", "snn", "quick"}; }
 
 Suite make_suite(const std::string& name, bool quick, int threads, const Context& ctx) {
     Suite s;
@@ -137,6 +137,8 @@ Suite make_suite(const std::string& name, bool quick, int threads, const Context
         s = make_parallel_suite(quick, threads, ctx);
     } else if (name == "jit") {
         s = make_jit_suite(quick, threads, ctx);
+    } else if (name == "snn") {
+        s = make_snn_suite(quick, threads, ctx);
     } else {
         throw ValueError(fmt::format("suite: expected one of {}, got \"{}\"", fmt::join(suite_names(), ", "), name));
     }

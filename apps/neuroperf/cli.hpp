@@ -1,6 +1,7 @@
 // Commands of the neuroperf tool; each returns the process exit code.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -38,6 +39,21 @@ struct JitOptions {
 };
 /// `neuroperf jit`: the JIT cache in <cache_dir>/jit (list entries, clear them, show the setup).
 int run_jit(const JitOptions& options);
+
+struct SimulateOptions {
+    std::string model = "cuba";     ///< "cuba" | "coba" (add_vogels_abbott)
+    long neurons = 4000;
+    std::string duration = "1s";
+    std::string dt = "0.1ms";
+    int threads = 0;                ///< 0 = OpenMP's default
+    std::uint64_t seed = 1;
+    double probability = 0;         ///< 0: 0.02 · 4000 / max(N, 4000) (80 synapses per neuron at N ≥ 4000)
+    bool no_jit = false;
+    bool plot = true;
+    std::filesystem::path out_dir;  ///< empty: no files
+};
+/// `neuroperf simulate`: a Vogels-Abbott network, summary, spikes.npz + summary.json + raster.png.
+int run_simulate(const SimulateOptions& options);
 
 /// One benchmark of a suite: `run(iterations)` performs that many timed repetitions of the work
 /// (setup happens in `make`, outside the timing).

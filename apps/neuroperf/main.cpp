@@ -36,11 +36,25 @@ int main(int argc, char** argv) {
     auto* jit_cmd = app.add_subcommand("jit", "Inspect or clear the JIT compiler's cache of compiled kernels");
     jit_cmd->add_option("action", jit.action, "list | clear | info")->required()->check(CLI::IsMember({"list", "clear", "info"}));
 
+    SimulateOptions sim;
+    auto* sim_cmd = app.add_subcommand("simulate", "Run the Vogels-Abbott CUBA/COBA spiking network; summary, spikes.npz, raster plot");
+    sim_cmd->add_option("--model", sim.model, "cuba | coba")->check(CLI::IsMember({"cuba", "coba"}))->capture_default_str();
+    sim_cmd->add_option("--neurons", sim.neurons, "Neurons (80% excitatory)")->capture_default_str();
+    sim_cmd->add_option("--duration", sim.duration, "Simulated time (1s, 250ms)")->capture_default_str();
+    sim_cmd->add_option("--dt", sim.dt, "Time step")->capture_default_str();
+    sim_cmd->add_option("--threads", sim.threads, "Threads (0: OMP_NUM_THREADS or all cores)")->check(CLI::NonNegativeNumber);
+    sim_cmd->add_option("--seed", sim.seed, "Random seed (connectivity, initial v)")->capture_default_str();
+    sim_cmd->add_option("--p", sim.probability, "Connection probability (default 0.02 at 4000 neurons, 80 synapses/neuron above)");
+    sim_cmd->add_flag("--no-jit", sim.no_jit, "Use the AOT kernel instead of compiling the population step");
+    sim_cmd->add_flag("!--no-plot", sim.plot, "Do not draw raster.png");
+    sim_cmd->add_option("--out", sim.out_dir, "Directory for spikes.npz, summary.json, raster.png");
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (*info_cmd) return run_info(info);
         if (*bench_cmd) return run_bench(bench);
         if (*jit_cmd) return run_jit(jit);
+        if (*sim_cmd) return run_simulate(sim);
     } catch (const neuroperf::Error& e) {
         std::cerr << "neuroperf: error: " << e.what() << '\n';
         return 1;

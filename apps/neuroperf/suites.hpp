@@ -11,5 +11,6 @@ Suite make_batch_suite(bool quick, int threads, const Context& ctx);
 Suite make_eigen_suite(bool quick, int threads, const Context& ctx);
 Suite make_parallel_suite(bool quick, int threads, const Context& ctx);
 Suite make_jit_suite(bool quick, int threads, const Context& ctx);
+Suite make_snn_suite(bool quick, int threads, const Context& ctx);
 
 }  // namespace neuroperf::cli

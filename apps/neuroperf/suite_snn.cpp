@@ -1,0 +1,79 @@
+// `neuroperf bench --suite snn`: the Vogels-Abbott CUBA network (add_vogels_abbott: Brian2's
+// examples/CUBA.py, 3200 exc / 800 inh, p = 0.02) simulated by Network::run, and, with --peers,
+// the same network in Brian2 (bench/peers/brian2_cuba.py: Cython runtime and cpp_standalone).
+//
+// Rows (one timed call = one run() of the given simulated duration, network built and the
+// kernel compiled beforehand; the network keeps running from call to call, stationary):
+//   cuba/auto/neurons=4000/duration=<1s|10s>/threads=<1|T>
+//   cuba/auto/neurons=40000/duration=1s/threads=<1|T>        p = 0.002 (80 synapses per neuron)
+//   model_change/auto/neurons=4000     new network: build + cold JIT compile (cache off) + first step
+// Counters: events_per_second (synaptic events / loop time), rate_hz, cv_isi.
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "neuroperf/network.hpp"
+#include "suites.hpp"
+
+namespace neuroperf::cli {
+namespace {
+
+struct Last {
+    SimulationSummary s;
+};
+
+BenchCase cuba_case(index_t n, double p, double duration_ms, int threads) {
+    auto last = std::make_shared<Last>();
+    BenchCase c;
+    c.name = fmt::format("cuba/auto/neurons={}/duration={}s/threads={}", n, duration_ms / 1e3, threads);
+    c.make = [=] {
+        NetworkOptions o;
+        o.num_threads = threads;
+        o.seed = 1;
+        auto net = std::make_shared<Network>(o);
+        add_vogels_abbott(*net, "cuba", n, p, true);
+        net->run(0);  // build + compile outside the timing
+        return std::function<void()>([net, last, duration_ms] { last->s = net->run(duration_ms).summary; });
+    };
+    c.counters = [last] {
+        return std::map<std::string, double>{{"events_per_second", last->s.events_per_second},
+                                             {"rate_hz", last->s.mean_rate_hz},
+                                             {"cv_isi", last->s.cv_isi},
+                                             {"jit_compiled", last->s.jit_compiled ? 1.0 : 0.0}};
+    };
+    return c;
+}
+
+}  // namespace
+
+Suite make_snn_suite(bool quick, int threads, const Context&) {
+    Suite s;
+    s.min_time = 1e-3;  // one call per repetition: a call is a whole simulation
+    s.repetitions = 3;
+    std::vector<int> ts{1};
+    if (threads > 1) ts.push_back(threads);
+    std::vector<double> durations{1000};
+    if (!quick) durations.push_back(10000);
+    for (double d : durations)
+        for (int t : ts) s.cases.push_back(cuba_case(4000, 0.02, d, t));
+    for (int t : ts) s.cases.push_back(cuba_case(40000, 0.002, quick ? 200 : 1000, t));
+    BenchCase mc;
+    mc.name = "model_change/auto/neurons=4000";
+    mc.make = [] {
+        return std::function<void()>([] {
+            NetworkOptions o;
+            o.num_threads = 1;
+            o.jit.cache_compiled_functions = false;  // a private directory: a cold compile every time
+            Network net(o);
+            add_vogels_abbott(net, "cuba", 4000, 0.02, false);
+            net.run(0.1);  // one step
+        });
+    };
+    s.cases.push_back(mc);
+    std::vector<std::string> args{"--sizes", "4000,40000", "--threads", fmt::format("{}", threads), "--durations", quick ? "1" : "1,10"};
+    if (quick) args.push_back("--quick");
+    s.peers.push_back({"brian2_cuba.py", args});
+    return s;
+}
+
+}  // namespace neuroperf::cli

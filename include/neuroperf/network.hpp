@@ -1,0 +1,214 @@
+// Spiking network engine: populations of leaky integrate-and-fire neurons (CUBA or COBA),
+// Poisson inputs, random projections with integer delays, monitors, and a time-driven run loop
+// whose population step is the JIT-compiled spike processing kernel (AOT fallback).
+//
+//   neuroperf::Network net({.dt = 0.1, .seed = 42});
+//   auto p = net.add_population({.name = "P", .size = 4000, .lif = cuba_params});
+//   net.add_projection({.source = p, .target = p, .source_end = 3200, .probability = 0.02,
+//                       .weight = 1.62});
+//   net.add_spike_monitor(p);
+//   neuroperf::SimulationResult r = net.run(1000.0);   // ms
+//
+// See docs/guide/snn.md (usage, a complete example) and docs/dev/snn.md (time step, data layout,
+// reproducibility). Single precision (float) state; results are bit-identical for any thread
+// count.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "neuroperf/jit_compiler.hpp"
+
+namespace neuroperf {
+
+/// Index of a population (LIF or Poisson) in its Network, in order of addition.
+using PopulationId = std::int32_t;
+
+struct NetworkOptions {
+    double dt = 0.1;               ///< ms, > 0
+    std::uint64_t seed = 1;        ///< keys every random number (connectivity, v0, Poisson input)
+    int num_threads = 0;           ///< 0: OpenMP's default (OMP_NUM_THREADS or all cores)
+    /// run() refuses (ValueError) when its estimate of the synapse, state and monitor memory
+    /// exceeds this.
+    std::int64_t memory_limit_bytes = std::int64_t(4) << 30;
+    /// JIT-compile the population step (false: the AOT kernel, no compiler run).
+    bool use_jit = true;
+    JITConfig jit{};
+    /// Called from the run loop (calling thread) about every 1% of the steps with the fraction
+    /// done; empty = none.
+    std::function<void(double)> progress{};
+};
+
+/// A population of LIF neurons. `lif` gives the model and parameters (times ms, potentials mV);
+/// its num_neurons, dt, max_delay, uniform_delay, num_targets and exc_count are set by the
+/// network. Initial v uniform in [v_init_min, v_init_max] (equal bounds: constant).
+struct PopulationSpec {
+    std::string name = "P";
+    index_t size = 0;
+    LifSpec lif{};
+    double v_init_min = -60, v_init_max = -60;
+    double g_e_init = 0, g_i_init = 0;
+};
+
+/// `size` independent Poisson spike sources at `rate_hz` each (per step: spike with probability
+/// rate·dt, drawn by Philox keyed by (seed, population, neuron, step)).
+struct PoissonInputSpec {
+    std::string name = "poisson";
+    index_t size = 0;
+    double rate_hz = 0;
+};
+
+enum class Connectivity : std::uint8_t {
+    fixed_probability,  ///< every (source, target) pair independently with `probability`
+    fixed_indegree,     ///< every target gets `indegree` distinct sources, uniformly
+};
+enum class SynapseType : std::uint8_t { excitatory, inhibitory };
+
+/// Synapses from neurons [source_begin, source_end) of `source` to [target_begin, target_end)
+/// of `target` (−1 ends = the population's size). A spike adds `weight` to the target's g_e
+/// (excitatory) or g_i (inhibitory) `delay` steps later: delay_steps ≥ 1 (1 = Brian2's zero
+/// delay), or when delay_ms ≥ 0, delay_steps = 1 + round(delay_ms/dt) (Brian2's rule).
+struct ProjectionSpec {
+    PopulationId source = -1, target = -1;
+    index_t source_begin = 0, source_end = -1;
+    index_t target_begin = 0, target_end = -1;
+    Connectivity connectivity = Connectivity::fixed_probability;
+    double probability = 0;
+    index_t indegree = 0;
+    bool allow_autapses = true;  ///< false: no synapse j → j within one population
+    double weight = 0;           ///< mV (CUBA) or units of the leak conductance (COBA, ≥ 0)
+    SynapseType type = SynapseType::excitatory;
+    std::int32_t delay_steps = 1;
+    double delay_ms = -1;
+};
+
+/// Variables a StateMonitor can sample.
+enum class StateVariable : std::uint8_t { v, g_e, g_i };
+
+struct StateMonitorSpec {
+    PopulationId population = -1;
+    std::vector<index_t> neurons;            ///< indices in the population
+    std::vector<StateVariable> variables{StateVariable::v};
+    std::int64_t every_steps = 1;            ///< sample at steps 0, k, 2k, ... (value at t = step·dt)
+};
+
+/// Memory run() will use beyond what is already allocated (bytes).
+struct MemoryEstimate {
+    std::int64_t synapses = 0;   ///< CSR of every projection (expected count + 6σ)
+    std::int64_t state = 0;      ///< neuron state, delay rings, spike buffers
+    std::int64_t monitors = 0;   ///< monitor capacities for the run
+    std::int64_t total() const { return synapses + state + monitors; }
+};
+
+struct SpikeMonitorData {
+    PopulationId population = -1;
+    std::vector<double> times_ms;   ///< step·dt of the step whose update fired (Brian2's convention)
+    std::vector<std::int32_t> ids;  ///< neuron index in the population; time-ordered, ids ascending within a step
+    std::int64_t dropped = 0;       ///< spikes past the monitor's capacity (not recorded)
+};
+struct RateMonitorData {
+    PopulationId population = -1;
+    std::vector<double> rate_hz;    ///< per step: spikes / (size · dt)
+};
+struct StateMonitorData {
+    PopulationId population = -1;
+    std::vector<index_t> neurons;
+    std::vector<StateVariable> variables;
+    std::vector<double> times_ms;
+    std::vector<float> values;      ///< samples × variables × neurons, C order
+};
+
+struct SimulationSummary {
+    index_t neurons = 0;            ///< LIF neurons (Poisson sources not counted)
+    index_t poisson_sources = 0;
+    std::int64_t synapses = 0;
+    std::int64_t steps = 0;
+    double duration_ms = 0;
+    std::int64_t spikes = 0;        ///< LIF spikes
+    double mean_rate_hz = 0;        ///< LIF spikes / (neurons · duration)
+    /// Mean over monitored LIF neurons with ≥ 3 spikes of std(ISI)/mean(ISI); NaN without data.
+    double cv_isi = 0;
+    std::int64_t synaptic_events = 0;  ///< synapse activations (LIF and Poisson sources)
+    double events_per_second = 0;      ///< synaptic_events / loop_seconds
+    double loop_seconds = 0;           ///< the time-step loop only
+    double build_seconds = 0;          ///< connectivity, state and monitor set-up (this run)
+    double compile_seconds = 0;        ///< JIT (or cache load) of the population kernels
+    int threads = 1;
+    bool jit_compiled = false;         ///< every population kernel is compiled code
+    MemoryEstimate memory{};
+};
+
+struct SimulationResult {
+    double dt = 0;
+    double t_start_ms = 0;             ///< network time at the start of this run
+    std::vector<SpikeMonitorData> spikes;  ///< one per spike monitor, in order of addition
+    std::vector<RateMonitorData> rates;
+    std::vector<StateMonitorData> states;
+    SimulationSummary summary;
+};
+
+class NetworkImpl;
+
+/// A spiking network. Describe it (add_*), then run(); run() may be called again to continue
+/// (state, time and delayed spikes carry over; the structure is frozen by the first run).
+/// Not thread-safe itself; run() uses options.num_threads threads internally.
+class Network {
+public:
+    /// ValueError for dt ≤ 0 or non-finite, num_threads < 0, memory limit ≤ 0.
+    explicit Network(NetworkOptions options = {});
+    ~Network();
+    Network(Network&&) noexcept;
+    Network& operator=(Network&&) noexcept;
+
+    /// ValueError names the field: size < 0, a tau ≤ 0, dt ≥ a tau, v_reset ≥ v_thresh,
+    /// refractory < 0, non-finite values, v_init_min > v_init_max.
+    PopulationId add_population(const PopulationSpec& spec);
+    /// ValueError for size < 0, rate < 0, rate·dt > 1.
+    PopulationId add_poisson_input(const PoissonInputSpec& spec);
+    /// ValueError for unknown ids, a Poisson target, ranges outside the populations, probability
+    /// outside [0, 1], indegree outside [0, source count], delay < 1, non-finite weight, negative
+    /// weight into a COBA population.
+    void add_projection(const ProjectionSpec& spec);
+    /// Records every spike of `population` up to max_spikes per run (−1: the most it can fire,
+    /// size·⌈steps/(refractory steps + 1)⌉); returns the monitor's index in SimulationResult::spikes.
+    int add_spike_monitor(PopulationId population, std::int64_t max_spikes = -1);
+    int add_rate_monitor(PopulationId population);
+    /// ValueError for unknown population/neurons, no variables, every_steps < 1.
+    int add_state_monitor(const StateMonitorSpec& spec);
+
+    /// What run(duration_ms) would allocate.
+    MemoryEstimate memory_estimate(double duration_ms) const;
+    /// Runs round(duration_ms/dt) steps. ValueError for duration < 0 or an estimate over
+    /// options.memory_limit_bytes (the message gives the breakdown), before allocating anything.
+    SimulationResult run(double duration_ms);
+
+    const NetworkOptions& options() const;
+    index_t num_populations() const;
+    /// Synapses built so far (0 before the first run).
+    std::int64_t num_synapses() const;
+    /// Current membrane potentials of a LIF population (a copy); ValueError before the first run
+    /// (initial values are drawn when the network is built) or for a Poisson input.
+    std::vector<float> membrane_potential(PopulationId population) const;
+    /// The CSR synapses of projection k (built by the first run): row_ptr (sources + 1) and
+    /// target columns, rows = source neurons of the whole source population.
+    std::pair<std::vector<std::int64_t>, std::vector<std::int32_t>> connectivity(int projection) const;
+
+private:
+    std::unique_ptr<NetworkImpl> impl_;
+};
+
+const char* state_variable_name(StateVariable v);
+
+/// The Vogels-Abbott benchmark networks as in Brian2's examples (CUBA.py, COBA.py), scaled to
+/// `neurons` (80% excitatory) with connection probability `probability` (CUBA.py: 4000, 0.02).
+/// model "cuba": tau_m 20, V_th −50, V_r −60, E_L −49, tau_e 5, tau_i 10, w_e 1.62, w_i −9 mV,
+/// refractory 5 ms; "coba": E_L −60, E_e 0, E_i −80 mV, g_L-relative w_e 0.6·(4000·0.02)/(N·p)...
+/// see docs/guide/snn.md. Adds a spike monitor on the population (monitor 0) when
+/// `spike_monitor`. ValueError for another model. Returns the population id.
+PopulationId add_vogels_abbott(Network& net, const std::string& model, index_t neurons, double probability,
+                               bool spike_monitor = true);
+
+}  // namespace neuroperf
