@@ -47,3 +47,15 @@ class _Config:
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
+
+
+def resolve_config(owner: str, config_type: type, config, kwargs: dict):
+    """The config a component is built from: `config` (an instance of config_type) or
+    config_type(**kwargs); both given, or a config of another type, raise neuroperf.TypeError."""
+    if config is None:
+        return config_type(**kwargs)
+    if kwargs:
+        raise _core.TypeError(f"{owner}: pass either a {config_type.__name__} or keyword fields, not both")
+    if not isinstance(config, config_type):
+        raise _core.TypeError(f"config: expected neuroperf.{config_type.__name__}, got {type(config).__name__}")
+    return config

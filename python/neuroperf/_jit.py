@@ -8,7 +8,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import _core
-from ._config import _Config
+from ._config import _Config, resolve_config
 
 
 class JITConfig(_Config):
@@ -141,12 +141,7 @@ class JITCompiler(_core._JITCompiler):
     kernel.is_compiled False), so code written against it always runs."""
 
     def __init__(self, config: JITConfig | None = None, **kwargs):
-        if config is None:
-            config = JITConfig(**kwargs)
-        elif kwargs:
-            raise _core.TypeError("JITCompiler: pass either a JITConfig or keyword fields, not both")
-        elif not isinstance(config, JITConfig):
-            raise _core.TypeError(f"config: expected neuroperf.JITConfig, got {type(config).__name__}")
+        config = resolve_config("JITCompiler", JITConfig, config, kwargs)
         super().__init__(**config.to_dict())
         self._config = config
 

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from . import _core
-from ._config import _Config
+from ._config import _Config, resolve_config
 
 
 class MKLConfig(_Config):
@@ -51,12 +51,7 @@ class MKLOptimizer(_core._MKLOptimizer):
     """
 
     def __init__(self, config: MKLConfig | None = None, **kwargs):
-        if config is None:
-            config = MKLConfig(**kwargs)
-        elif kwargs:
-            raise _core.TypeError("MKLOptimizer: pass either an MKLConfig or keyword fields, not both")
-        elif not isinstance(config, MKLConfig):
-            raise _core.TypeError(f"config: expected neuroperf.MKLConfig, got {type(config).__name__}")
+        config = resolve_config("MKLOptimizer", MKLConfig, config, kwargs)
         super().__init__(**config._core_kwargs())
         self._config = config
 

@@ -11,7 +11,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from . import _core
-from ._config import _Config
+from ._config import _Config, resolve_config
 
 STRATEGIES = ("thread", "process", "jax_pmap")
 
@@ -95,12 +95,7 @@ class ParallelProcessor(_core._ParallelProcessor):
     """The seed's ParallelProcessor (see ParallelConfig for the strategies)."""
 
     def __init__(self, config: ParallelConfig | None = None, **kwargs):
-        if config is None:
-            config = ParallelConfig(**kwargs)
-        elif kwargs:
-            raise _core.TypeError("ParallelProcessor: pass either a ParallelConfig or keyword fields, not both")
-        elif not isinstance(config, ParallelConfig):
-            raise _core.TypeError(f"config: expected neuroperf.ParallelConfig, got {type(config).__name__}")
+        config = resolve_config("ParallelProcessor", ParallelConfig, config, kwargs)
         super().__init__(**config._core_kwargs())
         self._config = config
         self._pool: cf.ProcessPoolExecutor | None = None

@@ -18,26 +18,16 @@ namespace {
 
 using namespace nb::literals;
 
-// A spike processing kernel of either dtype.
-struct PySpikeKernel {
-    std::variant<SpikeProcessingKernel<float>, SpikeProcessingKernel<double>> k;
+// A kernel object of either dtype (the Python classes hold one of these).
+template <template <class> class Kernel>
+struct PyKernel {
+    std::variant<Kernel<float>, Kernel<double>> k;
     DType dtype() const { return k.index() == 0 ? DType::float32 : DType::float64; }
 };
-
-struct PyConvKernel {
-    std::variant<ConvolutionKernel<float>, ConvolutionKernel<double>> k;
-    DType dtype() const { return k.index() == 0 ? DType::float32 : DType::float64; }
-};
-
-struct PyReservoirKernel {
-    std::variant<ReservoirUpdateKernel<float>, ReservoirUpdateKernel<double>> k;
-    DType dtype() const { return k.index() == 0 ? DType::float32 : DType::float64; }
-};
-
-struct PyMatmulKernel {
-    std::variant<MatmulKernel<float>, MatmulKernel<double>> k;
-    DType dtype() const { return k.index() == 0 ? DType::float32 : DType::float64; }
-};
+using PySpikeKernel = PyKernel<SpikeProcessingKernel>;
+using PyConvKernel = PyKernel<ConvolutionKernel>;
+using PyReservoirKernel = PyKernel<ReservoirUpdateKernel>;
+using PyMatmulKernel = PyKernel<MatmulKernel>;
 
 // Shared read-only properties of the kernel classes.
 template <class K, class Cls>
@@ -225,18 +215,11 @@ LifSpec make_spec(index_t num_neurons, const std::string& synapse, double dt, do
 }  // namespace
 
 void bind_jit(nb::module_& m) {
-    nb::class_<PySpikeKernel>(m, "SpikeProcessingKernel",
-                              "A leaky integrate-and-fire population step fused with spike propagation, compiled for "
-                              "its constants (or the AOT kernel). Works in place on NumPy arrays.")
-        .def_prop_ro("dtype", [](const PySpikeKernel& k) { return numpy_dtype(k.dtype()); })
-        .def_prop_ro("source", [](const PySpikeKernel& k) { return std::visit([](const auto& x) { return x.source(); }, k.k); })
-        .def_prop_ro("key", [](const PySpikeKernel& k) { return std::visit([](const auto& x) { return x.key(); }, k.k); })
-        .def_prop_ro("is_compiled",
-                     [](const PySpikeKernel& k) { return std::visit([](const auto& x) { return x.is_compiled(); }, k.k); })
-        .def_prop_ro("fallback_reason", [](const PySpikeKernel& k) {
-            return std::visit([](const auto& x) { return x.fallback_reason(); }, k.k);
-        })
-        .def_prop_ro("num_neurons", [](const PySpikeKernel& k) {
+    nb::class_<PySpikeKernel> spk(m, "SpikeProcessingKernel",
+                                  "A leaky integrate-and-fire population step fused with spike propagation, compiled "
+                                  "for its constants (or the AOT kernel). Works in place on NumPy arrays.");
+    kernel_properties<PySpikeKernel>(spk);
+    spk        .def_prop_ro("num_neurons", [](const PySpikeKernel& k) {
             return std::visit([](const auto& x) { return x.spec().num_neurons; }, k.k);
         })
         .def_prop_ro("max_delay", [](const PySpikeKernel& k) {
@@ -273,20 +256,13 @@ void bind_jit(nb::module_& m) {
             "delays"_a = nb::none(),
             "One recurrent step (update of every neuron, then propagation into the same rings); returns the spikes.");
 
-    nb::class_<PyConvKernel>(m, "ConvolutionKernel",
-                             "numpy.convolve(x, taps, mode) with taps, signal length and mode baked in.")
-        .def_prop_ro("dtype", [](const PyConvKernel& k) { return numpy_dtype(k.dtype()); })
-        .def_prop_ro("signal_length",
-                     [](const PyConvKernel& k) { return std::visit([](const auto& x) { return x.signal_length(); }, k.k); })
+    nb::class_<PyConvKernel> cvk(m, "ConvolutionKernel",
+                                 "numpy.convolve(x, taps, mode) with taps, signal length and mode baked in.");
+    kernel_properties<PyConvKernel>(cvk);
+    cvk.def_prop_ro("signal_length",
+                    [](const PyConvKernel& k) { return std::visit([](const auto& x) { return x.signal_length(); }, k.k); })
         .def_prop_ro("output_length",
                      [](const PyConvKernel& k) { return std::visit([](const auto& x) { return x.output_length(); }, k.k); })
-        .def_prop_ro("source", [](const PyConvKernel& k) { return std::visit([](const auto& x) { return x.source(); }, k.k); })
-        .def_prop_ro("key", [](const PyConvKernel& k) { return std::visit([](const auto& x) { return x.key(); }, k.k); })
-        .def_prop_ro("is_compiled",
-                     [](const PyConvKernel& k) { return std::visit([](const auto& x) { return x.is_compiled(); }, k.k); })
-        .def_prop_ro("fallback_reason", [](const PyConvKernel& k) {
-            return std::visit([](const auto& x) { return x.fallback_reason(); }, k.k);
-        })
         .def(
             "__call__",
             [](const PyConvKernel& k, nb::handle x) {
