@@ -29,6 +29,16 @@ def median_time(fn, repeat: int = 5, min_time: float = 0.05) -> float:
     return statistics.median(samples)
 
 
+def add_row(rows: list, name: str, ours: float, peer: str, peer_time: float, **extra) -> dict:
+    """Appends and prints one comparison row (seconds per call; speedup = peer / neuroperf)."""
+    r = {"name": name, "neuroperf_s": ours, "peer": peer, "peer_s": peer_time,
+         "speedup": peer_time / ours if ours > 0 and peer_time else None, **extra}
+    rows.append(r)
+    sp = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
+    print(f"  {name:<44} neuroperf {ours * 1e6:>11.2f} us   {peer:<14} {peer_time * 1e6:>11.2f} us   {sp}")
+    return r
+
+
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:

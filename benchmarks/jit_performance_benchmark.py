@@ -22,17 +22,9 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, median_time, plot_speedups, write_json  # noqa: E402
+from _common import add_row as row, machine, median_time, plot_speedups, write_json  # noqa: E402
 
 import neuroperf as npf  # noqa: E402
-
-
-def row(rows, name, ours, peer, peer_time, **extra):
-    r = {"name": name, "neuroperf_s": ours, "peer": peer, "peer_s": peer_time,
-         "speedup": peer_time / ours if ours > 0 and peer_time else None, **extra}
-    rows.append(r)
-    print(f"  {name:<44} neuroperf {ours * 1e6:>11.2f} us   {peer:<12} {peer_time * 1e6:>11.2f} us   "
-          f"{r['speedup']:.2f}x")
 
 
 LOAD = ("import time, json, sys; t = time.perf_counter(); import neuroperf as npf; t_import = time.perf_counter() - t;"

@@ -18,17 +18,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, median_time, plot_speedups, write_json  # noqa: E402
+from _common import add_row as row, machine, median_time, plot_speedups, write_json  # noqa: E402
 
 import neuroperf as npf  # noqa: E402
-
-
-def row(rows, name, ours, peer, peer_time, **extra):
-    r = {"name": name, "neuroperf_s": ours, "peer": peer, "peer_s": peer_time,
-         "speedup": peer_time / ours if ours > 0 and peer_time else None, **extra}
-    rows.append(r)
-    sp = f"{r['speedup']:.2f}x" if r["speedup"] else "-"
-    print(f"  {name:<42} neuroperf {ours * 1e6:>11.2f} us   {peer:<14} {peer_time * 1e6:>11.2f} us   {sp}")
 
 
 def cpp_call_time(n: int) -> float | None:
