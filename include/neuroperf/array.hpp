@@ -107,6 +107,16 @@ struct AlignedFree {
 void* aligned_alloc_bytes(std::size_t bytes);  // throws ValueError on overflow, std::bad_alloc
 }  // namespace detail
 
+/// Large arrays (≥ 4 MiB) are 2 MiB-aligned and, when freed, kept in a bounded process-wide cache
+/// for reuse by the next allocation of a similar size: first-touching fresh pages costs more than
+/// many kernels that fill them (an 80 MB result: ~8 ms of page zeroing in the kernel, every call).
+/// The bound is NEUROPERF_BUFFER_CACHE_MB (default 256; 0 disables; read once). Under
+/// AddressSanitizer the cache is off so that use-after-free stays detectable.
+/// free_cached_buffers() returns the cached blocks to the system and says how many bytes it freed.
+std::size_t free_cached_buffers();
+/// Bytes currently held by the cache (not in use by any array).
+std::size_t cached_buffer_bytes();
+
 /// Owning, C-order, 64-byte aligned array. Movable, not implicitly copyable (use clone()).
 template <class T>
 class Array {
@@ -120,6 +130,11 @@ public:
     Array(Array&&) noexcept = default;
     Array& operator=(Array&&) noexcept = default;
 
+    /// Array of `shape` whose elements are left uninitialised, for kernels that write every element.
+    static Array uninitialized(std::initializer_list<index_t> shape) {
+        return uninitialized(std::span<const index_t>(shape.begin(), shape.size()));
+    }
+    static Array uninitialized(std::span<const index_t> shape) { return Array(shape, false); }
     /// Deep copy of any view into a new C-order array.
     static Array copy_of(ArrayView<const T> v);
     Array clone() const { return copy_of(view()); }
@@ -148,6 +163,7 @@ public:
     }
 
 private:
+    Array(std::span<const index_t> shape, bool zero);
     std::unique_ptr<T[], detail::AlignedFree> data_;
     Layout layout_{};
 };

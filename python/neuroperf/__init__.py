@@ -19,6 +19,7 @@ from ._core import (  # noqa: E402,F401
     scale_to_spectral_radius, ReasoningCore, ReservoirReasoningCore, TaskError, WorkerError,
     SpikeProcessingKernel, ConvolutionKernel, ReservoirUpdateKernel, MatmulKernel, jit_cache_entries,
     clear_jit_cache)
+from ._core import cached_buffer_bytes, free_cached_buffers  # noqa: E402,F401
 from ._mkl import MKLConfig, MKLOptimizer, enable_mkl_optimization, spectral_radius  # noqa: E402,F401
 from ._jit import (  # noqa: E402,F401
     JITCompiler, JITConfig, LazyConvolutionKernel, LazyMatmulKernel, LazyReservoirUpdateKernel,
@@ -39,3 +40,4 @@ __all__ = [
     "spectral_radius", "scale_to_spectral_radius", "backends", "cache_dir",
     "Error", "ValueError", "ShapeError", "TypeError", "BackendError", "IOError", "NotBuiltError",
 ]
+__all__ += ["free_cached_buffers", "cached_buffer_bytes"]

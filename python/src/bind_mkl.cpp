@@ -98,6 +98,10 @@ MKLOptimizer make_optimizer(int num_threads, const std::string& thread_affinity,
 
 void bind_mkl(nb::module_& m) {
     m.def("version", &neuroperf::version, "The library's version string.");
+    m.def("free_cached_buffers", &neuroperf::free_cached_buffers,
+          "Returns the large blocks kept for reuse (NEUROPERF_BUFFER_CACHE_MB) to the system; the bytes freed.");
+    m.def("cached_buffer_bytes", &neuroperf::cached_buffer_bytes,
+          "Bytes of freed large arrays kept for reuse by the next allocation of a similar size.");
     m.def("cache_dir", [] { return neuroperf::cache_dir().string(); },
           "Directory of neuroperf's caches ($NEUROPERF_CACHE_DIR, $XDG_CACHE_HOME/neuroperf or ~/.cache/neuroperf).");
     m.def(

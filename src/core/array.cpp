@@ -3,7 +3,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <sys/mman.h>
 
@@ -102,33 +106,176 @@ std::pair<const std::byte*, const std::byte*> ArrayView<T>::byte_span() const {
     return {base + lo * static_cast<index_t>(sizeof(T)), base + (hi + 1) * static_cast<index_t>(sizeof(T))};
 }
 
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCacheAllowed = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kCacheAllowed = false;
+#else
+constexpr bool kCacheAllowed = true;
+#endif
+#else
+constexpr bool kCacheAllowed = true;
+#endif
+
+// The cache of freed large blocks. Live large blocks are recorded with their size so that
+// AlignedFree (which gets only a pointer) can return them. Never destroyed: arrays handed to
+// Python may be freed after this library's static destructors have run.
+class BlockCache {
+public:
+    BlockCache() {
+        limit_ = std::size_t{256} << 20;
+        if (const char* env = std::getenv("NEUROPERF_BUFFER_CACHE_MB")) {
+            char* end = nullptr;
+            unsigned long long mb = std::strtoull(env, &end, 10);
+            if (end != env && *end == '\0' && mb < (std::size_t{1} << 44)) limit_ = static_cast<std::size_t>(mb) << 20;
+        }
+    }
+
+    // A cached block of at least `bytes` and at most 25% larger, or nullptr.
+    void* take(std::size_t bytes) {
+        std::lock_guard lock(mutex_);
+        std::size_t best = free_.size();
+        for (std::size_t i = 0; i < free_.size(); ++i) {
+            std::size_t s = free_[i].second;
+            if (s >= bytes && s - bytes <= bytes / 4 && (best == free_.size() || s < free_[best].second)) best = i;
+        }
+        if (best == free_.size()) return nullptr;
+        auto [p, s] = free_[best];
+        free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
+        cached_ -= s;
+        live_.emplace(p, s);
+        return p;
+    }
+
+    void record(void* p, std::size_t bytes) {
+        std::lock_guard lock(mutex_);
+        live_.emplace(p, bytes);
+    }
+
+    // Keeps a recorded block (evicting the oldest beyond the limit); false when `p` is not ours.
+    bool give_back(void* p) {
+        std::vector<void*> evicted;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = live_.find(p);
+            if (it == live_.end()) return false;
+            std::size_t s = it->second;
+            live_.erase(it);
+            if (s > limit_) {
+                evicted.push_back(p);
+            } else {
+                free_.emplace_back(p, s);
+                cached_ += s;
+                while (cached_ > limit_) {
+                    evicted.push_back(free_.front().first);
+                    cached_ -= free_.front().second;
+                    free_.erase(free_.begin());
+                }
+            }
+        }
+        for (void* q : evicted) std::free(q);
+        return true;
+    }
+
+    std::size_t release_all() {
+        std::vector<std::pair<void*, std::size_t>> blocks;
+        {
+            std::lock_guard lock(mutex_);
+            blocks.swap(free_);
+            cached_ = 0;
+        }
+        std::size_t total = 0;
+        for (auto [p, s] : blocks) std::free(p), total += s;
+        return total;
+    }
+
+    std::size_t cached() {
+        std::lock_guard lock(mutex_);
+        return cached_;
+    }
+
+    bool enabled() const { return limit_ > 0; }
+
+private:
+    std::mutex mutex_;
+    std::unordered_map<void*, std::size_t> live_;
+    std::vector<std::pair<void*, std::size_t>> free_;  // oldest first
+    std::size_t cached_ = 0, limit_ = 0;
+};
+
+BlockCache* block_cache() {
+    if constexpr (!kCacheAllowed) return nullptr;
+    static BlockCache* cache = new BlockCache();  // intentionally never destroyed (see above)
+    return cache->enabled() ? cache : nullptr;
+}
+
+}  // namespace
+
+std::size_t free_cached_buffers() {
+    BlockCache* cache = block_cache();
+    return cache ? cache->release_all() : 0;
+}
+
+std::size_t cached_buffer_bytes() {
+    BlockCache* cache = block_cache();
+    return cache ? cache->cached() : 0;
+}
+
 namespace detail {
-void AlignedFree::operator()(void* p) const noexcept { std::free(p); }
+void AlignedFree::operator()(void* p) const noexcept {
+    if (!p) return;
+    BlockCache* cache = block_cache();
+    try {
+        if (cache && cache->give_back(p)) return;
+    } catch (...) {
+        // Bookkeeping could not allocate: the block is freed below instead of being kept. It is
+        // still in `live_` then, which only costs a map entry.
+    }
+    std::free(p);
+}
 
 void* aligned_alloc_bytes(std::size_t bytes) {
-    // Large arrays are aligned to and advised onto 2 MiB pages: first-touching 4 KiB pages costs
-    // more than many kernels that fill them (an 80 MB result: ~60 ms in 4 KiB page faults).
-    constexpr std::size_t kHugePage = std::size_t{2} << 20;
+    // Large arrays are aligned to and advised onto 2 MiB pages and come from the block cache
+    // when it holds one of a similar size (see free_cached_buffers in array.hpp).
     std::size_t align = bytes >= 2 * kHugePage ? kHugePage : kAlignment;
     if (bytes > std::numeric_limits<std::size_t>::max() - align)
         throw ValueError(fmt::format("allocation: {} bytes is too large", bytes));
     std::size_t rounded = (bytes + align - 1) / align * align;
+    BlockCache* cache = align == kHugePage ? block_cache() : nullptr;
+    if (cache)
+        if (void* p = cache->take(rounded)) return p;
     void* p = std::aligned_alloc(align, std::max<std::size_t>(rounded, align));
     if (!p) throw std::bad_alloc();
 #if defined(MADV_HUGEPAGE)
     if (align == kHugePage) ::madvise(p, rounded, MADV_HUGEPAGE);  // a hint: failure is harmless
 #endif
+    if (cache) {
+        try {
+            cache->record(p, rounded);
+        } catch (...) {
+            std::free(p);
+            throw;
+        }
+    }
     return p;
 }
 }  // namespace detail
 
 template <class T>
-Array<T>::Array(std::span<const index_t> shape) : layout_(Layout::contiguous(shape)) {
+Array<T>::Array(std::span<const index_t> shape) : Array(shape, true) {}
+
+template <class T>
+Array<T>::Array(std::span<const index_t> shape, bool zero) : layout_(Layout::contiguous(shape)) {
     auto n = static_cast<std::size_t>(layout_.size());
     if (n > std::numeric_limits<std::size_t>::max() / sizeof(T))
         throw ValueError(fmt::format("Array: shape {} is too large", layout_.shape_string()));
     data_.reset(static_cast<T*>(detail::aligned_alloc_bytes(n * sizeof(T))));
-    if (n) std::memset(data_.get(), 0, n * sizeof(T));
+    if (n && zero) std::memset(data_.get(), 0, n * sizeof(T));
 }
 
 template <class T>

@@ -83,7 +83,7 @@ Prepared<T> prepare(ArrayView<const T> x, index_t k, ConvMode mode, const Convol
     b.x = x.data();
     b.x_ts = x.stride(t_axis);
     if (x.rank() == 1) {
-        p.out = Array<T>({len});
+        p.out = Array<T>::uninitialized({len});
         b.channels = 1;
         b.o_ts = 1;
     } else {
@@ -92,15 +92,15 @@ Prepared<T> prepare(ArrayView<const T> x, index_t k, ConvMode mode, const Convol
         b.channels = channels;
         b.x_cs = x.stride(c_axis);
         if (t_axis == 1) {
-            p.out = Array<T>({channels, len});
+            p.out = Array<T>::uninitialized({channels, len});
             b.o_cs = len, b.o_ts = 1;
         } else {
-            p.out = Array<T>({len, channels});
+            p.out = Array<T>::uninitialized({len, channels});
             b.o_cs = 1, b.o_ts = channels;
         }
     }
     b.out = p.out.data();
-    b.out_zeroed = true;  // Array's constructor zero-initialises
+    b.out_zeroed = false;  // every algorithm writes (or first clears) every output element
     return p;
 }
 

@@ -9,6 +9,10 @@
 #include <mutex>
 #include <type_traits>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <fmt/format.h>
 
 #include "neuroperf/error.hpp"
@@ -35,8 +39,8 @@ struct CostConstants {
     double iir_alpha;  // ... of the second-order recursion
     double channel;    // fixed per channel
 };
-constexpr CostConstants kCostDouble{0.13, 0.36, 4.0, 0.38, 1.0, 1.15, 1.5, 200.0};
-constexpr CostConstants kCostFloat{0.06, 0.29, 4.0, 0.25, 0.6, 0.67, 0.9, 200.0};
+constexpr CostConstants kCostDouble{0.13, 0.36, 4.0, 0.38, 1.0, 0.9, 1.5, 200.0};
+constexpr CostConstants kCostFloat{0.06, 0.29, 4.0, 0.25, 0.6, 0.5, 0.9, 200.0};
 
 bool parallel_worth(int threads, i64 channels, double ns_total) {
     return threads > 1 && channels > 1 && ns_total > 2e4;
@@ -124,27 +128,87 @@ void direct_row(const T* x, const T* h, const ConvGeometry& g, T* y) {
     }
 }
 
-// For each nonzero x[s] (x != 0 is true for NaN), y[s + i − off] += x[s]·h[i].
+// Positions of the nonzero samples of x (x != 0 is true for NaN) into pos; returns how many.
+// Blocks of 16 are tested at once (one vector compare per block on AVX-512) and only a block
+// with a nonzero is walked sample by sample.
 template <class T>
-void event_row(const T* x, const T* h, const ConvGeometry& g, T* y, bool zeroed) {
-    const i64 n = g.n, k = g.k, off = g.offset, len = g.out_len;
-    if (!zeroed) std::fill(y, y + len, T(0));
-    auto spike = [&](i64 s) {
-        T v = x[s];
-        i64 i_lo = std::max<i64>(0, off - s), i_hi = std::min<i64>(k, off + len - s);
-        if (i_lo < i_hi) axpy(i_hi - i_lo, v, h + i_lo, y + s - off + i_lo);
-    };
+__attribute__((always_inline)) inline i64 nonzeros_impl(const T* x, i64 n, i64* pos) {
+    // x != 0 ⇔ some bit other than the sign is set (±0 are zero; NaN is not): an integer OR
+    // reduction, which GCC vectorises (a chain of floating-point compares it does not).
+    using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+    constexpr U kMagnitude = ~(U{1} << (8 * sizeof(T) - 1));
     constexpr i64 kBlock = 16;
-    i64 s = 0;
+    i64 m = 0, s = 0;
     for (; s + kBlock <= n; s += kBlock) {
-        int any = 0;
-        for (i64 u = 0; u < kBlock; ++u) any |= x[s + u] != T(0);
-        if (!any) continue;
+        U bits[kBlock];
+        std::memcpy(bits, x + s, sizeof bits);
+        U any = 0;
+        for (i64 u = 0; u < kBlock; ++u) any |= bits[u];
+        if (!(any & kMagnitude)) continue;
         for (i64 u = 0; u < kBlock; ++u)
-            if (x[s + u] != T(0)) spike(s + u);
+            if (x[s + u] != T(0)) pos[m++] = s + u;
     }
     for (; s < n; ++s)
-        if (x[s] != T(0)) spike(s);
+        if (x[s] != T(0)) pos[m++] = s;
+    return m;
+}
+i64 nonzeros_generic(const float* x, i64 n, i64* pos) { return nonzeros_impl(x, n, pos); }
+i64 nonzeros_generic(const double* x, i64 n, i64* pos) { return nonzeros_impl(x, n, pos); }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// AVX-512: one compare per vector gives a bit mask of the nonzero lanes (unordered ≠, so NaN
+// counts), walked with count-trailing-zeros: no branch per sample.
+#define NEUROPERF_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,bmi,bmi2")))
+NEUROPERF_AVX512 i64 nonzeros_avx512(const float* x, i64 n, i64* pos) {
+    i64 m = 0, s = 0;
+    const __m512 zero = _mm512_setzero_ps();
+    for (; s + 16 <= n; s += 16) {
+        unsigned mask = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + s), zero, _CMP_NEQ_UQ);
+        for (; mask; mask &= mask - 1) pos[m++] = s + __builtin_ctz(mask);
+    }
+    for (; s < n; ++s)
+        if (x[s] != 0.0f) pos[m++] = s;
+    return m;
+}
+NEUROPERF_AVX512 i64 nonzeros_avx512(const double* x, i64 n, i64* pos) {
+    i64 m = 0, s = 0;
+    const __m512d zero = _mm512_setzero_pd();
+    for (; s + 8 <= n; s += 8) {
+        unsigned mask = _mm512_cmp_pd_mask(_mm512_loadu_pd(x + s), zero, _CMP_NEQ_UQ);
+        for (; mask; mask &= mask - 1) pos[m++] = s + __builtin_ctz(mask);
+    }
+    for (; s < n; ++s)
+        if (x[s] != 0.0) pos[m++] = s;
+    return m;
+}
+bool cpu_has_avx512() {
+    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    return has;
+}
+template <class T>
+i64 nonzeros(const T* x, i64 n, i64* pos) {
+    return cpu_has_avx512() ? nonzeros_avx512(x, n, pos) : nonzeros_generic(x, n, pos);
+}
+#else
+template <class T>
+i64 nonzeros(const T* x, i64 n, i64* pos) {
+    return nonzeros_generic(x, n, pos);
+}
+#endif
+
+// For each nonzero x[s], y[s + i − off] += x[s]·h[i]. `pos` has room for n positions.
+template <class T>
+void event_row(const T* x, const T* h, const ConvGeometry& g, T* y, bool zeroed, std::vector<i64>& pos) {
+    const i64 n = g.n, k = g.k, off = g.offset, len = g.out_len;
+    if (!zeroed) std::fill(y, y + len, T(0));
+    pos.resize(static_cast<std::size_t>(n));
+    const i64 m = nonzeros(x, n, pos.data());
+    for (i64 q = 0; q < m; ++q) {
+        const i64 s = pos[static_cast<std::size_t>(q)];
+        i64 i_lo = std::max<i64>(0, off - s), i_hi = std::min<i64>(k, off + len - s);
+        if (i_lo < i_hi) axpy(i_hi - i_lo, x[s], h + i_lo, y + s - off + i_lo);
+    }
 }
 
 // ---------------------------------------------------------------------------- FFT (FFTW3)
@@ -382,6 +446,103 @@ void iir_rows(const ConvBatch<T>& b, const ConvGeometry& g, const IirCoeffs& cf,
     run(s2, end, std::true_type{});
 }
 
+// The exponential family on time-contiguous rows, vectorised along time. The recursion
+// y[t] = a·y[t−1] + u[t], u[t] = b0·x[t] − bL·x[t−L], over a block of W steps is
+//   y[t0 + i] = Σ_{j ≤ i} a^{i−j}·u[t0 + j] + a^{i+1}·y[t0 − 1],
+// W broadcast-multiply-adds per W outputs; only the scalar carry y[t0 + W − 1] = local[W − 1] +
+// a^W·y[t0 − 1] is sequential (one FMA per block instead of one per step). A chunk whose u holds a
+// NaN or Inf runs the step-by-step recursion instead, so that the outputs before it stay finite
+// (a NaN times a zero coefficient of the block would spread it backwards).
+template <class T>
+struct ExpRowCoeffs {
+    static constexpr int W = 64 / static_cast<int>(sizeof(T));
+    alignas(64) T C[W][W];  // C[j][i] = a^{i−j} for i ≥ j, else 0
+    alignas(64) T P[W];     // a^{i+1}
+    T aW = 0, a = 0, b0 = 0, bL = 0;
+};
+
+template <class T>
+ExpRowCoeffs<T> exp_row_coeffs(const IirCoeffs& cf) {
+    ExpRowCoeffs<T> k{};
+    constexpr int W = ExpRowCoeffs<T>::W;
+    for (int j = 0; j < W; ++j)
+        for (int i = 0; i < W; ++i) k.C[j][i] = i >= j ? static_cast<T>(std::pow(cf.a1, i - j)) : T(0);
+    for (int i = 0; i < W; ++i) k.P[i] = static_cast<T>(std::pow(cf.a1, i + 1));
+    k.aW = k.P[W - 1];
+    k.a = static_cast<T>(cf.a1), k.b0 = static_cast<T>(cf.b0), k.bL = static_cast<T>(cf.bL);
+    return k;
+}
+
+template <class T>
+__attribute__((always_inline)) inline void iir_exp_row_impl(const T* x, i64 n, i64 L, i64 off, i64 end,
+                                                            const ExpRowCoeffs<T>& k, T* out) {
+    constexpr int W = ExpRowCoeffs<T>::W;
+    typedef T V __attribute__((vector_size(64)));
+    static_assert(kChunk % W == 0);
+    alignas(64) T u[kChunk];
+    alignas(64) T yb[W];
+    V C[W], P;
+    for (int j = 0; j < W; ++j) std::memcpy(&C[j], k.C[j], sizeof(V));
+    std::memcpy(&P, k.P, sizeof(V));
+    const T b0 = k.b0, bL = k.bL, a = k.a, aW = k.aW;
+    T carry = 0;  // y[t0 − 1]
+    for (i64 t0 = 0; t0 < end; t0 += kChunk) {
+        const i64 rows = std::min(kChunk, end - t0), padded = (rows + W - 1) / W * W;
+        if (t0 - L >= 0 && t0 + rows <= n) {
+            const T* xc = x + t0;
+            const T* xd = x + t0 - L;
+            for (i64 r = 0; r < rows; ++r) u[r] = b0 * xc[r] - bL * xd[r];
+        } else {
+            for (i64 r = 0; r < rows; ++r) {
+                i64 t = t0 + r;
+                T x0 = t < n ? x[t] : T(0), d0 = t - L >= 0 && t - L < n ? x[t - L] : T(0);
+                u[r] = b0 * x0 - bL * d0;
+            }
+        }
+        for (i64 r = rows; r < padded; ++r) u[r] = 0;
+        int bad = 0;  // an OR reduction, which vectorises (a floating-point sum would not)
+        for (i64 r = 0; r < rows; ++r) bad |= !(u[r] - u[r] == T(0));  // u is NaN or ±Inf
+        if (bad) {
+            for (i64 r = 0; r < rows; ++r) {
+                carry = a * carry + u[r];
+                if (t0 + r >= off) out[t0 + r - off] = carry;
+            }
+            continue;
+        }
+        for (i64 r = 0; r < padded; r += W) {
+            V l0 = u[r] * C[0], l1 = u[r + 1] * C[1];  // two chains of multiply-adds
+            for (int j = 2; j < W; j += 2) l0 += u[r + j] * C[j], l1 += u[r + j + 1] * C[j + 1];
+            V loc = l0 + l1;
+            V yv = loc + P * carry;
+            carry = loc[W - 1] + aW * carry;
+            const i64 t = t0 + r;
+            if (t >= off && t + W <= end) {
+                std::memcpy(out + (t - off), &yv, sizeof(V));
+            } else {
+                std::memcpy(yb, &yv, sizeof(V));
+                for (int i = 0; i < W; ++i)
+                    if (t + i >= off && t + i < end) out[t + i - off] = yb[i];
+            }
+        }
+    }
+}
+
+NEUROPERF_CLONES void iir_exp_row_f(const float* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<float>& k,
+                                    float* out) {
+    iir_exp_row_impl(x, n, L, off, end, k, out);
+}
+NEUROPERF_CLONES void iir_exp_row_d(const double* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<double>& k,
+                                    double* out) {
+    iir_exp_row_impl(x, n, L, off, end, k, out);
+}
+inline void iir_exp_row(const float* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<float>& k, float* out) {
+    iir_exp_row_f(x, n, L, off, end, k, out);
+}
+inline void iir_exp_row(const double* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<double>& k,
+                        double* out) {
+    iir_exp_row_d(x, n, L, off, end, k, out);
+}
+
 template <class T>
 void check_batch(const ConvBatch<T>& b, const ConvGeometry& g) {
     if (g.n < 1 || g.k < 1 || g.out_len < 0)
@@ -525,7 +686,10 @@ void conv_event(const ConvBatch<T>& b, const T* h, const ConvGeometry& g, int th
     double per = static_cast<double>(g.n) * 0.1 + static_cast<double>(g.out_len);
     int team = team_size(threads, b.channels, per);
     const bool zeroed = b.out_zeroed && b.o_ts == 1;  // a buffered row is never pre-zeroed
-    for_each_channel(b, g, team, [&](const T* x, T* y) { event_row(x, h, g, y, zeroed); });
+    for_each_channel(b, g, team, [&](const T* x, T* y) {
+        thread_local std::vector<i64> pos;
+        event_row(x, h, g, y, zeroed, pos);
+    });
 }
 
 template <class T>
@@ -584,6 +748,15 @@ void conv_iir(const ConvBatch<T>& b, const SpikeKernel& kernel, const ConvGeomet
     // Time-contiguous rows: interleaved lanes read the rows in place. Any other layout (e.g.
     // time × channels): tiles transposed to time-major, one SIMD lane per channel.
     const bool rows = b.x_ts == 1 && b.o_ts == 1;
+    if (rows && !alpha) {
+        // One channel at a time, vectorised along time (iir_exp_row).
+        const ExpRowCoeffs<T> k = exp_row_coeffs<T>(cf);
+        const i64 end = g.offset + g.out_len;
+        int team = team_size(threads, b.channels, static_cast<double>(end) * 0.3);
+#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
+        for (i64 c = 0; c < b.channels; ++c) iir_exp_row(b.x + c * b.x_cs, g.n, g.k, g.offset, end, k, b.out + c * b.o_cs);
+        return;
+    }
     const int lanes_per_block = rows ? kRowLanes : kLanes;
     const i64 blocks = (b.channels + lanes_per_block - 1) / lanes_per_block;
     double per_block = static_cast<double>(g.offset + g.out_len) * lanes_per_block * (alpha ? 0.4 : 0.25);

@@ -324,6 +324,57 @@ TYPED_TEST(ConvolutionTyped, NanPropagates) {
     }
 }
 
+// The exponential family on time-contiguous rows runs vectorised along time in blocks of
+// 64 bytes and chunks of 256 steps: lengths around those boundaries, every mode, one and two
+// threads, against the naive truncated-kernel convolution; a NaN late in a chunk leaves every
+// earlier output finite and everything after it NaN.
+TYPED_TEST(ConvolutionTyped, ExponentialRowsBlockBoundaries) {
+    using T = TypeParam;
+    const double eps = std::numeric_limits<T>::epsilon();
+    for (int threads : {1, 2}) {
+        auto opt = make_opt(threads);
+        for (long n : {1L, 2L, 3L, 7L, 8L, 9L, 15L, 16L, 17L, 31L, 255L, 256L, 257L, 521L}) {
+            for (auto fam : {ExponentialKernel(3, 1), ExponentialKernel(1.5, 1, 1), ExponentialKernel(9, 0.5, 300)}) {
+                long L = static_cast<long>(k::family_length<T>(fam));
+                auto taps = k::family_taps(SpikeKernel{fam.family, fam.tau, fam.dt, L}, L);
+                std::vector<long double> h(taps.begin(), taps.end());
+                const long C = 3;
+                std::vector<T> x(static_cast<std::size_t>(C * n));
+                for (long c = 0; c < C; ++c) {
+                    auto r = spikes<T>(n, 0.2, 40 + static_cast<std::uint64_t>(n * 3 + c), c == 1);
+                    std::copy(r.begin(), r.end(), x.begin() + c * n);
+                }
+                ArrayView<const T> xv(x.data(), {C, n});
+                ConvolutionOptions o;
+                o.algorithm = "iir";
+                for (const auto& mode : kModes) {
+                    auto y = opt.optimize_spike_convolution<T>(xv, fam, mode, o);
+                    for (long c = 0; c < C; ++c) {
+                        std::vector<T> row(x.begin() + c * n, x.begin() + (c + 1) * n);
+                        auto ref = naive(widen(row), h, mode);
+                        ASSERT_EQ(y.shape(1), static_cast<index_t>(ref.size()));
+                        double tol = 64 * eps * (max_abs(widen(row)) + 1) * std::sqrt(static_cast<double>(n + L)) *
+                                     (fam.tau / fam.dt + 1);
+                        for (std::size_t j = 0; j < ref.size(); ++j)
+                            ASSERT_NEAR(static_cast<double>(y(c, static_cast<index_t>(j))), static_cast<double>(ref[j]), tol)
+                                << "n=" << n << " L=" << L << " " << mode << " c=" << c << " j=" << j << " threads=" << threads;
+                    }
+                }
+            }
+        }
+    }
+    auto opt = make_opt(1);
+    const long n = 700, s = 300;  // second chunk, mid-block
+    std::vector<T> x(n, T(0));
+    for (long t = 0; t < n; t += 5) x[static_cast<std::size_t>(t)] = 1;
+    x[s] = std::numeric_limits<T>::infinity();
+    ConvolutionOptions o;
+    o.algorithm = "iir";
+    auto y = opt.optimize_spike_convolution<T>(ArrayView<const T>(x.data(), {n}), ExponentialKernel(4, 1), "full", o);
+    for (long t = 0; t < s; ++t) ASSERT_TRUE(std::isfinite(y(t))) << t;
+    for (long t = s + 1; t < y.size(); ++t) ASSERT_TRUE(std::isnan(y(t)) || std::isinf(y(t))) << t;
+}
+
 // ------------------------------------------------------------------ errors
 TEST(ConvolutionErrors, ClearMessages) {
     auto opt = make_opt(1);

@@ -118,6 +118,41 @@ TEST(CoreArray, ZeroInitAndAligned) {
     EXPECT_EQ(empty.size(), 0);
 }
 
+// Large blocks come back from the cache: a freed 8 MiB array is reused by the next allocation of
+// a similar size, zero-initialised again by the zeroing constructor; a much smaller or larger
+// request never gets it; free_cached_buffers empties the cache. (Off under AddressSanitizer.)
+TEST(CoreArray, LargeBlockCacheReuse) {
+    neuroperf::free_cached_buffers();
+    const index_t n = (8 << 20) / static_cast<index_t>(sizeof(double));
+    const double* first = nullptr;
+    {
+        auto a = Array<double>::uninitialized({n});
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.data()) % (2u << 20), 0u);
+        a.fill(7.0);
+        first = a.data();
+    }
+    const bool caching = neuroperf::cached_buffer_bytes() > 0;
+    if (caching) {
+        EXPECT_EQ(neuroperf::cached_buffer_bytes(), static_cast<std::size_t>(8 << 20));
+        Array<double> big({2 * n});  // twice the size: not a fit
+        EXPECT_NE(big.data(), first);
+        Array<double> zeroed({n - 1000});  // within 25%: reused, and zeroed by this constructor
+        EXPECT_EQ(zeroed.data(), first);
+        for (index_t i = 0; i < zeroed.size(); i += 4099) ASSERT_EQ(zeroed.data()[i], 0.0);
+        EXPECT_EQ(neuroperf::cached_buffer_bytes(), 0u);
+    }
+    // The zeroing constructor of a fresh or a reused block always gives zeros.
+    for (int rep = 0; rep < 3; ++rep) {
+        Array<float> z({3, n / 3});
+        for (index_t i = 0; i < z.size(); i += 7919) ASSERT_EQ(z.data()[i], 0.0f);
+        z.fill(1.0f);
+    }
+    neuroperf::free_cached_buffers();
+    EXPECT_EQ(neuroperf::cached_buffer_bytes(), 0u);
+    auto empty = Array<float>::uninitialized({0, 4});
+    EXPECT_EQ(empty.size(), 0);
+}
+
 TEST(CoreArray, CopyOfNonContiguousView) {
     Array<double> a({4, 6});
     for (index_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<double>(i);
