@@ -38,9 +38,23 @@ void gemm_thunk(const void*, int threads, bool ta, bool tb, index_t m, index_t n
     if (std::max({m, n, k}) <= kMaxDim && k > 0 && (beta == T(0) || beta == T(1)) && alpha == T(1)) {
         int flags = (tb ? LIBXSMM_GEMM_FLAG_TRANS_A : 0) | (ta ? LIBXSMM_GEMM_FLAG_TRANS_B : 0);
         if (beta == T(0)) flags |= LIBXSMM_GEMM_FLAG_BETA_0;
-        auto fn = dispatch<T>(static_cast<libxsmm_blasint>(n), static_cast<libxsmm_blasint>(m),
-                              static_cast<libxsmm_blasint>(k), static_cast<libxsmm_blasint>(ldb),
-                              static_cast<libxsmm_blasint>(lda), static_cast<libxsmm_blasint>(ldc), alpha, beta, flags);
+        // A repeated shape skips libxsmm's registry lookup: the last kernel is kept per thread.
+        struct Last {
+            index_t m = -1, n = -1, k = -1, lda = -1, ldb = -1, ldc = -1;
+            int flags = -1;
+            XsmmFn<T> fn = nullptr;
+        };
+        thread_local Last last;
+        XsmmFn<T> fn;
+        if (last.m == m && last.n == n && last.k == k && last.lda == lda && last.ldb == ldb && last.ldc == ldc &&
+            last.flags == flags) {
+            fn = last.fn;
+        } else {
+            fn = dispatch<T>(static_cast<libxsmm_blasint>(n), static_cast<libxsmm_blasint>(m),
+                             static_cast<libxsmm_blasint>(k), static_cast<libxsmm_blasint>(ldb),
+                             static_cast<libxsmm_blasint>(lda), static_cast<libxsmm_blasint>(ldc), alpha, beta, flags);
+            last = {m, n, k, lda, ldb, ldc, flags, fn};
+        }
         if (fn) {
             fn(b, a, c);
             return;

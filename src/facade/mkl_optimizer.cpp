@@ -256,7 +256,9 @@ Array<T> MKLOptimizer::optimize_matrix_multiply(ArrayView<const T> a, ArrayView<
     if (a.rank() != 2) throw ShapeError(fmt::format("a: expected a rank-2 array, got shape {}", shape_str(a.layout())));
     if (b.rank() != 2) throw ShapeError(fmt::format("b: expected a rank-2 array, got shape {}", shape_str(b.layout())));
     index_t m = transpose_a ? a.shape(1) : a.shape(0), n = transpose_b ? b.shape(0) : b.shape(1);
-    Array<T> c({m, n});
+    index_t k = transpose_a ? a.shape(0) : a.shape(1);
+    // With k ≥ 1 the product (beta = 0) writes every element; k = 0 gives zeros.
+    Array<T> c = k > 0 ? Array<T>::uninitialized({m, n}) : Array<T>({m, n});
     matrix_multiply_into<T>(a, b, c.view(), transpose_a, transpose_b);
     return c;
 }
