@@ -498,3 +498,25 @@ def test_python_m_neuroperf_runs_the_cli():
 def test_backends_listed():
     names = {b["name"] for b in npf.backends()}
     assert {"builtin", "openblas"} <= names
+
+
+def test_large_results_reuse_the_buffer_cache(opt):
+    # A freed 8 MB result is kept for the next one of a similar size; free_cached_buffers empties
+    # the cache. The reused block is overwritten completely (the result equals numpy's).
+    npf.free_cached_buffers()
+    x = (np.random.default_rng(3).random((200, 5000)) < 0.05).astype(np.float64)
+    y = opt.optimize_spike_convolution(x, npf.ExponentialKernel(tau=5.0, dt=1.0), mode="same")
+    first = y.__array_interface__["data"][0]
+    del y
+    gc.collect()
+    if npf.cached_buffer_bytes() == 0:
+        pytest.skip("buffer cache disabled (NEUROPERF_BUFFER_CACHE_MB=0 or a sanitizer build)")
+    taps = np.exp(-np.arange(npf.ExponentialKernel(tau=5.0, dt=1.0).length or 200) / 5.0)
+    y2 = opt.optimize_spike_convolution(x, taps[:50], mode="same")
+    assert y2.__array_interface__["data"][0] == first
+    ref = np.stack([np.convolve(r, taps[:50], mode="same") for r in x])
+    np.testing.assert_allclose(y2, ref, rtol=1e-12, atol=1e-12)
+    del y2
+    gc.collect()
+    assert npf.free_cached_buffers() >= 8_000_000
+    assert npf.cached_buffer_bytes() == 0
