@@ -2,7 +2,8 @@
 // mode, algorithm chosen by the cost model) against numpy.convolve, scipy.signal.fftconvolve and
 // scipy.signal.lfilter on bit-identical inputs (bench/peers/scipy_conv.py).
 //
-// Rows: conv/<impl>/channels=<c>/steps=<s>/kernel=<exp|fir100>/p=<p>/dtype=<d>/threads=<t>.
+// Rows: conv/<impl>/channels=<c>/steps=<s>/kernel=<exp|fir100>/p=<p>/dtype=<d>/threads=<t>; impl auto
+// (float trains of dtype d) or auto_uint8 (the same trains as bytes, as a NumPy bool array, result d).
 // Inputs, computed identically on both sides:
 //   h(i) = splitmix64(seed ^ (1 << 48) ^ i), spike at (c, t) iff (h(c·steps + t) >> 11)·2⁻⁵³ < p;
 //   exp: ExponentialKernel(τ = 20, dt = 1) truncated as neuroperf does (691 taps float64, 323
@@ -10,9 +11,11 @@
 //   fir100: taps exp(−i/20), i < 100.
 // One timed call includes allocating the (channels × steps) result, as numpy's calls do.
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -44,6 +47,21 @@ std::shared_ptr<Array<T>> spike_trains(index_t channels, index_t steps, double p
     return x;
 }
 
+// The same trains as bytes (what a NumPy bool array is).
+std::shared_ptr<std::vector<std::uint8_t>> byte_trains(index_t channels, index_t steps, double p) {
+    static std::mutex mu;
+    static std::tuple<index_t, index_t, double, std::shared_ptr<std::vector<std::uint8_t>>> last{-1, -1, 0.0, nullptr};
+    std::lock_guard lock(mu);
+    if (std::get<0>(last) == channels && std::get<1>(last) == steps && std::get<2>(last) == p) return std::get<3>(last);
+    last = {-1, -1, 0.0, nullptr};
+    auto x = std::make_shared<std::vector<std::uint8_t>>(static_cast<std::size_t>(channels * steps));
+    const std::uint64_t key = kSeed ^ (std::uint64_t{1} << 48);
+    for (index_t i = 0; i < channels * steps; ++i)
+        (*x)[static_cast<std::size_t>(i)] = hash_to_unit(splitmix64(key ^ static_cast<std::uint64_t>(i))) < p ? 1 : 0;
+    last = {channels, steps, p, x};
+    return x;
+}
+
 template <class T>
 void add_rows(Suite& suite, const Context& ctx, index_t channels, index_t steps, double p, int threads) {
     MKLConfig cfg;
@@ -63,6 +81,20 @@ void add_rows(Suite& suite, const Context& ctx, index_t channels, index_t steps,
                                        auto y = fir ? opt->optimize_spike_convolution<T>(x->view(), taps->view(), "same")
                                                     : opt->optimize_spike_convolution<T>(x->view(),
                                                                                          ExponentialKernel(kTau, 1), "same");
+                                       (void)y;
+                                   });
+                               }});
+        auto bname = fmt::format("conv/auto_uint8/channels={}/steps={}/kernel={}/p={}/dtype={}/threads={}", channels,
+                                 steps, kernel, p, dtype, threads);
+        suite.cases.push_back({bname, 0, fir ? "100 taps, uint8 trains" : "ExponentialKernel(20, 1), uint8 trains", [=] {
+                                   auto x = byte_trains(channels, steps, p);
+                                   auto taps = std::make_shared<Array<T>>(Array<T>({100}));
+                                   for (index_t i = 0; i < 100; ++i)
+                                       (*taps)(i) = static_cast<T>(std::exp(-static_cast<double>(i) / kTau));
+                                   return std::function<void()>([opt, x, taps, fir, channels, steps] {
+                                       ArrayView<const std::uint8_t> xv(x->data(), {channels, steps});
+                                       auto y = fir ? opt->optimize_spike_convolution<T>(xv, taps->view(), "same")
+                                                    : opt->optimize_spike_convolution<T>(xv, ExponentialKernel(kTau, 1), "same");
                                        (void)y;
                                    });
                                }});

@@ -50,7 +50,8 @@ struct Layout {
     std::string shape_string() const;  ///< "(3, 4)"
 };
 
-/// Non-owning view of T (or const T) with arbitrary element strides. Cheap to copy.
+/// Non-owning view of T (or const T) with arbitrary element strides. Cheap to copy. T is float or
+/// double; views of std::uint8_t (spike trains as bytes) exist too, without dtype().
 template <class T>
 class ArrayView {
 public:

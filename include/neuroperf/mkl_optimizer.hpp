@@ -126,6 +126,18 @@ public:
     Array<T> optimize_spike_convolution(ArrayView<const T> spike_trains, const SpikeKernel& kernel,
                                         const std::string& mode = "valid",
                                         const ConvolutionOptions& options = {}) const;
+    /// Spike trains as bytes (bool 0/1 or counts 0-255 per bin, e.g. a NumPy bool array), any
+    /// strides: the same results as the floating-point overloads on the same values, computed
+    /// and returned in T. Reads one byte per sample (blocks of channels are widened to T in
+    /// cache), so it moves 4-8× less input memory. Call as optimize_spike_convolution<double>(...).
+    template <class T>
+    Array<T> optimize_spike_convolution(ArrayView<const std::uint8_t> spike_trains, ArrayView<const T> kernel,
+                                        const std::string& mode = "valid",
+                                        const ConvolutionOptions& options = {}) const;
+    template <class T>
+    Array<T> optimize_spike_convolution(ArrayView<const std::uint8_t> spike_trains, const SpikeKernel& kernel,
+                                        const std::string& mode = "valid",
+                                        const ConvolutionOptions& options = {}) const;
 
     // --- Reservoir updates (docs/guide/reservoir.md) -------------------------------------
     /// One step x' = (1 − a)·x + a·f(W_in·u + W·x + b): state (N), W_in (N × D), W (N × N dense

@@ -273,23 +273,26 @@ void bind_mkl(nb::module_& m) {
                 ConvolutionOptions co;
                 co.time_axis = time_axis_of(axis, s.layout.rank);
                 co.algorithm = algorithm;
+                // Bool/uint8 trains are read in place as bytes (they do not vote on the dtype).
                 if (nb::isinstance<SpikeKernel>(kernel)) {
                     const SpikeKernel& k = nb::cast<const SpikeKernel&>(kernel);
-                    return with_dtype(resolve_dtype({&s}), [&]<class T>() {
+                    return with_dtype(s.bytes ? DType::float64 : resolve_dtype({&s}), [&]<class T>() {
                         Array<T> y;
                         {
                             nb::gil_scoped_release release;
-                            y = opt.optimize_spike_convolution<T>(s.view<T>(), k, mode, co);
+                            y = s.bytes ? opt.optimize_spike_convolution<T>(s.byte_view(), k, mode, co)
+                                        : opt.optimize_spike_convolution<T>(s.view<T>(), k, mode, co);
                         }
                         return to_numpy(std::move(y));
                     });
                 }
                 Input k = as_input(kernel, "kernel");
-                return with_dtype(resolve_dtype({&s, &k}), [&]<class T>() {
+                return with_dtype(s.bytes ? resolve_dtype({&k}) : resolve_dtype({&s, &k}), [&]<class T>() {
                     Array<T> y;
                     {
                         nb::gil_scoped_release release;
-                        y = opt.optimize_spike_convolution<T>(s.view<T>(), k.view<T>(), mode, co);
+                        y = s.bytes ? opt.optimize_spike_convolution<T>(s.byte_view(), k.view<T>(), mode, co)
+                                    : opt.optimize_spike_convolution<T>(s.view<T>(), k.view<T>(), mode, co);
                     }
                     return to_numpy(std::move(y));
                 });

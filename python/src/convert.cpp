@@ -68,6 +68,7 @@ bool from_numpy(PyArrayObject* a, Input& in) {
     } else if (PyTypeNum_ISINTEGER(type) || PyTypeNum_ISBOOL(type)) {
         in.votes = false;
         in.integral = true;
+        in.bytes = type == NPY_BOOL || type == NPY_UINT8;
     } else {
         raise_type_error(fmt::format("{}: expected a float32 or float64 array (bool and integer arrays are "
                                      "converted), got dtype {}",

@@ -37,12 +37,14 @@ struct Input {
     DType dtype = DType::float64;
     bool votes = true;     ///< float input: takes part in choosing the call's dtype
     bool integral = false; ///< bool or integer array (converted to the call's dtype)
+    bool bytes = false;    ///< bool or uint8 array (kernels that take bytes use it in place)
     Layout layout{};
 
     template <class T>
     ArrayView<const T> view() const {
         return {static_cast<const T*>(data), layout};
     }
+    ArrayView<const std::uint8_t> byte_view() const { return {static_cast<const std::uint8_t*>(data), layout}; }
 };
 
 /// Imports NumPy's C API (once, at module initialisation).

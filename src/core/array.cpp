@@ -326,6 +326,15 @@ template class ArrayView<float>;
 template class ArrayView<const float>;
 template class ArrayView<double>;
 template class ArrayView<const double>;
+// Byte views (spike trains as bool/uint8): the members that do not involve a DType.
+#define NEUROPERF_BYTE_VIEW(T)                                                                    \
+    template ArrayView<T>::ArrayView(T*, std::span<const index_t>, std::span<const index_t>);     \
+    template ArrayView<T> ArrayView<T>::transposed() const;                                       \
+    template ArrayView<T> ArrayView<T>::slice(int, index_t, index_t, index_t) const;              \
+    template std::pair<const std::byte*, const std::byte*> ArrayView<T>::byte_span() const;
+NEUROPERF_BYTE_VIEW(std::uint8_t)
+NEUROPERF_BYTE_VIEW(const std::uint8_t)
+#undef NEUROPERF_BYTE_VIEW
 template class Array<float>;
 template class Array<double>;
 template ArrayView<const float> DynView::as<float>(const char*) const;

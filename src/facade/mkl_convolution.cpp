@@ -2,6 +2,8 @@
 // choice and dispatch to the kernels in kernels/convolution.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <exception>
 #include <optional>
 #include <vector>
 
@@ -55,15 +57,18 @@ std::optional<ConvAlgorithm> parse_algorithm(const std::string& name, bool famil
 }
 
 // The input as a batch of channels plus the output array laid out like it.
+// With byte input (spike counts), `bytes` holds it and batch.x is null until run() widens blocks
+// of channels into T.
 template <class T>
 struct Prepared {
     kernels::ConvBatch<T> batch;
+    kernels::ConvBatch<std::uint8_t> bytes;
     kernels::ConvGeometry geometry;
     Array<T> out;
 };
 
-template <class T>
-Prepared<T> prepare(ArrayView<const T> x, index_t k, ConvMode mode, const ConvolutionOptions& options) {
+template <class T, class U>
+Prepared<T> prepare(ArrayView<const U> x, index_t k, ConvMode mode, const ConvolutionOptions& options) {
     if (x.rank() != 1 && x.rank() != 2)
         throw ShapeError(fmt::format("spike_trains: expected a rank-1 (time) or rank-2 (channels × time) array, got "
                                      "shape {}", x.layout().shape_string()));
@@ -80,7 +85,6 @@ Prepared<T> prepare(ArrayView<const T> x, index_t k, ConvMode mode, const Convol
     p.geometry = kernels::conv_geometry(mode, n, k);
     index_t len = p.geometry.out_len;
     auto& b = p.batch;
-    b.x = x.data();
     b.x_ts = x.stride(t_axis);
     if (x.rank() == 1) {
         p.out = Array<T>::uninitialized({len});
@@ -101,7 +105,68 @@ Prepared<T> prepare(ArrayView<const T> x, index_t k, ConvMode mode, const Convol
     }
     b.out = p.out.data();
     b.out_zeroed = false;  // every algorithm writes (or first clears) every output element
+    if constexpr (std::is_same_v<U, std::uint8_t>) {
+        p.bytes.x = x.data();
+        p.bytes.channels = b.channels, p.bytes.x_cs = b.x_cs, p.bytes.x_ts = b.x_ts;
+    } else {
+        b.x = x.data();
+    }
     return p;
+}
+
+template <class T>
+void dispatch(ConvAlgorithm algo, const kernels::ConvBatch<T>& b, const std::vector<T>& taps, const SpikeKernel* family,
+              const kernels::ConvGeometry& g, int threads) {
+    switch (algo) {
+        case ConvAlgorithm::direct: kernels::conv_direct(b, taps.data(), g, threads); break;
+        case ConvAlgorithm::event: kernels::conv_event(b, taps.data(), g, threads); break;
+        case ConvAlgorithm::fft: kernels::conv_fft(b, taps.data(), g, threads); break;
+        case ConvAlgorithm::iir: kernels::conv_iir(b, *family, g, threads); break;
+    }
+}
+
+// Byte input: each thread widens a block of channels (≤ ~512 KiB of T, so it stays in L2) into
+// a channels × time scratch and runs the algorithm on it single-threaded, writing the block's
+// rows of the result.
+template <class T>
+void dispatch_bytes(ConvAlgorithm algo, const Prepared<T>& p, const std::vector<T>& taps, const SpikeKernel* family,
+                    int threads) {
+    const auto& g = p.geometry;
+    const auto& src = p.bytes;
+    const index_t n = g.n, channels = src.channels;
+    const index_t per_block = std::clamp<index_t>((index_t{512} << 10) / (n * static_cast<index_t>(sizeof(T))), 1, 64);
+    const index_t blocks = (channels + per_block - 1) / per_block;
+    const int team = static_cast<int>(std::min<index_t>(threads, blocks));
+    std::exception_ptr error;
+#pragma omp parallel num_threads(team) if (team > 1)
+    {
+        thread_local std::vector<T> scratch;  // kept across calls: no page faults per call
+#pragma omp for schedule(static)
+        for (index_t blk = 0; blk < blocks; ++blk) {
+            if (error) continue;
+            try {
+                const index_t c0 = blk * per_block, c1 = std::min(channels, c0 + per_block);
+                scratch.resize(static_cast<std::size_t>((c1 - c0) * n));
+                for (index_t c = c0; c < c1; ++c) {
+                    const std::uint8_t* row = src.x + c * src.x_cs;
+                    T* dst = scratch.data() + (c - c0) * n;
+                    if (src.x_ts == 1)
+                        for (index_t t = 0; t < n; ++t) dst[t] = static_cast<T>(row[t]);
+                    else
+                        for (index_t t = 0; t < n; ++t) dst[t] = static_cast<T>(row[t * src.x_ts]);
+                }
+                kernels::ConvBatch<T> sub = p.batch;
+                sub.x = scratch.data();
+                sub.channels = c1 - c0, sub.x_cs = n, sub.x_ts = 1;
+                sub.out = p.batch.out + c0 * p.batch.o_cs;
+                dispatch(algo, sub, taps, family, g, 1);
+            } catch (...) {
+#pragma omp critical(neuroperf_conv_bytes_error)
+                if (!error) error = std::current_exception();
+            }
+        }
+    }
+    if (error) std::rethrow_exception(error);
 }
 
 // `taps` holds the kernel's taps, or is filled from `family` when the chosen algorithm needs them
@@ -119,7 +184,7 @@ void run(const MKLOptimizer& opt, Prepared<T>& p, std::vector<T>& taps, const Sp
     prob.family = family != nullptr;
     prob.alpha = family && family->family == SpikeKernel::Family::alpha;
     prob.fft_available = kernels::fft_available();
-    prob.density = forced ? 1.0 : kernels::sample_density(p.batch, g.n);
+    prob.density = forced ? 1.0 : p.bytes.x ? kernels::sample_density(p.bytes, g.n) : kernels::sample_density(p.batch, g.n);
     ConvAlgorithm algo = forced ? *forced : kernels::choose_conv_algorithm(prob);
     int threads = opt.num_threads();
     if (opt.config().verbose) {
@@ -138,12 +203,10 @@ void run(const MKLOptimizer& opt, Prepared<T>& p, std::vector<T>& taps, const Sp
     }
     detail::CallScope scope(opt.config(), threads,
                             static_cast<double>(p.batch.channels) * static_cast<double>(g.n));
-    switch (algo) {
-        case ConvAlgorithm::direct: kernels::conv_direct(p.batch, taps.data(), g, threads); break;
-        case ConvAlgorithm::event: kernels::conv_event(p.batch, taps.data(), g, threads); break;
-        case ConvAlgorithm::fft: kernels::conv_fft(p.batch, taps.data(), g, threads); break;
-        case ConvAlgorithm::iir: kernels::conv_iir(p.batch, *family, g, threads); break;
-    }
+    if (p.bytes.x)
+        dispatch_bytes(algo, p, taps, family, threads);
+    else
+        dispatch(algo, p.batch, taps, family, g, threads);
 }
 
 }  // namespace
@@ -156,29 +219,57 @@ SpikeKernel AlphaKernel(double tau, double dt, index_t length) {
     return make_family(SpikeKernel::Family::alpha, "AlphaKernel", tau, dt, length);
 }
 
-template <class T>
-Array<T> MKLOptimizer::optimize_spike_convolution(ArrayView<const T> spike_trains, ArrayView<const T> kernel,
-                                                  const std::string& mode, const ConvolutionOptions& options) const {
+namespace {
+
+template <class T, class U>
+Array<T> convolve_taps(const MKLOptimizer& opt, ArrayView<const U> spike_trains, ArrayView<const T> kernel,
+                       const std::string& mode, const ConvolutionOptions& options) {
     ConvMode m = parse_mode(mode);
     if (kernel.rank() != 1)
         throw ShapeError(fmt::format("kernel: expected a rank-1 array of taps, got shape {}", kernel.layout().shape_string()));
-    Prepared<T> p = prepare(spike_trains, kernel.shape(0), m, options);
+    Prepared<T> p = prepare<T>(spike_trains, kernel.shape(0), m, options);
     std::vector<T> taps(static_cast<std::size_t>(kernel.shape(0)));
     for (index_t i = 0; i < kernel.shape(0); ++i) taps[static_cast<std::size_t>(i)] = kernel(i);
-    run<T>(*this, p, taps, nullptr, mode, options);
+    run<T>(opt, p, taps, nullptr, mode, options);
     return std::move(p.out);
+}
+
+template <class T, class U>
+Array<T> convolve_family(const MKLOptimizer& opt, ArrayView<const U> spike_trains, const SpikeKernel& kernel,
+                         const std::string& mode, const ConvolutionOptions& options) {
+    ConvMode m = parse_mode(mode);
+    SpikeKernel k = kernel;
+    k.length = kernels::family_length<T>(kernel);
+    Prepared<T> p = prepare<T>(spike_trains, k.length, m, options);
+    std::vector<T> taps;
+    run<T>(opt, p, taps, &k, mode, options);
+    return std::move(p.out);
+}
+
+}  // namespace
+
+template <class T>
+Array<T> MKLOptimizer::optimize_spike_convolution(ArrayView<const T> spike_trains, ArrayView<const T> kernel,
+                                                  const std::string& mode, const ConvolutionOptions& options) const {
+    return convolve_taps<T>(*this, spike_trains, kernel, mode, options);
 }
 
 template <class T>
 Array<T> MKLOptimizer::optimize_spike_convolution(ArrayView<const T> spike_trains, const SpikeKernel& kernel,
                                                   const std::string& mode, const ConvolutionOptions& options) const {
-    ConvMode m = parse_mode(mode);
-    SpikeKernel k = kernel;
-    k.length = kernels::family_length<T>(kernel);
-    Prepared<T> p = prepare(spike_trains, k.length, m, options);
-    std::vector<T> taps;
-    run<T>(*this, p, taps, &k, mode, options);
-    return std::move(p.out);
+    return convolve_family<T>(*this, spike_trains, kernel, mode, options);
+}
+
+template <class T>
+Array<T> MKLOptimizer::optimize_spike_convolution(ArrayView<const std::uint8_t> spike_trains, ArrayView<const T> kernel,
+                                                  const std::string& mode, const ConvolutionOptions& options) const {
+    return convolve_taps<T>(*this, spike_trains, kernel, mode, options);
+}
+
+template <class T>
+Array<T> MKLOptimizer::optimize_spike_convolution(ArrayView<const std::uint8_t> spike_trains, const SpikeKernel& kernel,
+                                                  const std::string& mode, const ConvolutionOptions& options) const {
+    return convolve_family<T>(*this, spike_trains, kernel, mode, options);
 }
 
 #define NEUROPERF_INSTANTIATE(T)                                                                                  \
@@ -186,6 +277,12 @@ Array<T> MKLOptimizer::optimize_spike_convolution(ArrayView<const T> spike_train
                                                                   const std::string&, const ConvolutionOptions&)  \
         const;                                                                                                    \
     template Array<T> MKLOptimizer::optimize_spike_convolution<T>(ArrayView<const T>, const SpikeKernel&,         \
+                                                                  const std::string&, const ConvolutionOptions&)  \
+        const;                                                                                                    \
+    template Array<T> MKLOptimizer::optimize_spike_convolution<T>(ArrayView<const std::uint8_t>, ArrayView<const T>, \
+                                                                  const std::string&, const ConvolutionOptions&)  \
+        const;                                                                                                    \
+    template Array<T> MKLOptimizer::optimize_spike_convolution<T>(ArrayView<const std::uint8_t>, const SpikeKernel&, \
                                                                   const std::string&, const ConvolutionOptions&)  \
         const;
 NEUROPERF_INSTANTIATE(float)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -446,6 +447,39 @@ void iir_rows(const ConvBatch<T>& b, const ConvGeometry& g, const IirCoeffs& cf,
     run(s2, end, std::true_type{});
 }
 
+// Non-temporal stores for results larger than the last-level cache: writing them through the
+// cache first reads every line from memory (read-for-ownership), a third more DRAM traffic than
+// the result itself. SSE2 (baseline x86-64), so every clone can use them; 16-byte aligned.
+constexpr i64 kStreamBytes = i64{32} << 20;
+
+inline bool stream_output(i64 elements, std::size_t element_size) {
+    return elements * static_cast<i64>(element_size) >= kStreamBytes;
+}
+
+#if defined(__x86_64__)
+inline void stream2(float* p, const float* s) { _mm_stream_ps(p, _mm_loadu_ps(s)); }
+inline void stream2(double* p, const double* s) { _mm_stream_pd(p, _mm_loadu_pd(s)); }
+inline void stream_fence() { _mm_sfence(); }
+constexpr bool kCanStream = true;
+#else
+inline void stream_fence() {}
+constexpr bool kCanStream = false;
+#endif
+
+// dst[0, len) = src[0, len), streamed from the first 16-byte boundary of dst.
+template <class T>
+void stream_row(T* dst, const T* src, i64 len) {
+    if constexpr (!kCanStream) {
+        std::memcpy(dst, src, static_cast<std::size_t>(len) * sizeof(T));
+    } else {
+        constexpr i64 per = 16 / static_cast<i64>(sizeof(T));
+        i64 j = 0;
+        for (; j < len && (reinterpret_cast<std::uintptr_t>(dst + j) & 15) != 0; ++j) dst[j] = src[j];
+        for (; j + per <= len; j += per) stream2(dst + j, src + j);
+        for (; j < len; ++j) dst[j] = src[j];
+    }
+}
+
 // The exponential family on time-contiguous rows, vectorised along time. The recursion
 // y[t] = a·y[t−1] + u[t], u[t] = b0·x[t] − bL·x[t−L], over a block of W steps is
 //   y[t0 + i] = Σ_{j ≤ i} a^{i−j}·u[t0 + j] + a^{i+1}·y[t0 − 1],
@@ -465,9 +499,12 @@ template <class T>
 ExpRowCoeffs<T> exp_row_coeffs(const IirCoeffs& cf) {
     ExpRowCoeffs<T> k{};
     constexpr int W = ExpRowCoeffs<T>::W;
+    double pw[W + 1];  // a^i by repeated multiplication in double (≤ W ulps, far below T's)
+    pw[0] = 1;
+    for (int i = 1; i <= W; ++i) pw[i] = pw[i - 1] * cf.a1;
     for (int j = 0; j < W; ++j)
-        for (int i = 0; i < W; ++i) k.C[j][i] = i >= j ? static_cast<T>(std::pow(cf.a1, i - j)) : T(0);
-    for (int i = 0; i < W; ++i) k.P[i] = static_cast<T>(std::pow(cf.a1, i + 1));
+        for (int i = 0; i < W; ++i) k.C[j][i] = i >= j ? static_cast<T>(pw[i - j]) : T(0);
+    for (int i = 0; i < W; ++i) k.P[i] = static_cast<T>(pw[i + 1]);
     k.aW = k.P[W - 1];
     k.a = static_cast<T>(cf.a1), k.b0 = static_cast<T>(cf.b0), k.bL = static_cast<T>(cf.bL);
     return k;
@@ -475,7 +512,7 @@ ExpRowCoeffs<T> exp_row_coeffs(const IirCoeffs& cf) {
 
 template <class T>
 __attribute__((always_inline)) inline void iir_exp_row_impl(const T* x, i64 n, i64 L, i64 off, i64 end,
-                                                            const ExpRowCoeffs<T>& k, T* out) {
+                                                            const ExpRowCoeffs<T>& k, T* out, bool stream) {
     constexpr int W = ExpRowCoeffs<T>::W;
     typedef T V __attribute__((vector_size(64)));
     static_assert(kChunk % W == 0);
@@ -517,7 +554,13 @@ __attribute__((always_inline)) inline void iir_exp_row_impl(const T* x, i64 n, i
             carry = loc[W - 1] + aW * carry;
             const i64 t = t0 + r;
             if (t >= off && t + W <= end) {
-                std::memcpy(out + (t - off), &yv, sizeof(V));
+                T* dst = out + (t - off);
+                if (kCanStream && stream && (reinterpret_cast<std::uintptr_t>(dst) & 15) == 0) {
+                    std::memcpy(yb, &yv, sizeof(V));
+                    for (int q = 0; q < W; q += 16 / static_cast<int>(sizeof(T))) stream2(dst + q, yb + q);
+                } else {
+                    std::memcpy(dst, &yv, sizeof(V));
+                }
             } else {
                 std::memcpy(yb, &yv, sizeof(V));
                 for (int i = 0; i < W; ++i)
@@ -528,19 +571,20 @@ __attribute__((always_inline)) inline void iir_exp_row_impl(const T* x, i64 n, i
 }
 
 NEUROPERF_CLONES void iir_exp_row_f(const float* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<float>& k,
-                                    float* out) {
-    iir_exp_row_impl(x, n, L, off, end, k, out);
+                                    float* out, bool stream) {
+    iir_exp_row_impl(x, n, L, off, end, k, out, stream);
 }
 NEUROPERF_CLONES void iir_exp_row_d(const double* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<double>& k,
-                                    double* out) {
-    iir_exp_row_impl(x, n, L, off, end, k, out);
+                                    double* out, bool stream) {
+    iir_exp_row_impl(x, n, L, off, end, k, out, stream);
 }
-inline void iir_exp_row(const float* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<float>& k, float* out) {
-    iir_exp_row_f(x, n, L, off, end, k, out);
+inline void iir_exp_row(const float* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<float>& k, float* out,
+                        bool stream) {
+    iir_exp_row_f(x, n, L, off, end, k, out, stream);
 }
 inline void iir_exp_row(const double* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<double>& k,
-                        double* out) {
-    iir_exp_row_d(x, n, L, off, end, k, out);
+                        double* out, bool stream) {
+    iir_exp_row_d(x, n, L, off, end, k, out, stream);
 }
 
 template <class T>
@@ -686,6 +730,22 @@ void conv_event(const ConvBatch<T>& b, const T* h, const ConvGeometry& g, int th
     double per = static_cast<double>(g.n) * 0.1 + static_cast<double>(g.out_len);
     int team = team_size(threads, b.channels, per);
     const bool zeroed = b.out_zeroed && b.o_ts == 1;  // a buffered row is never pre-zeroed
+    if (b.o_ts == 1 && kCanStream && stream_output(b.channels * g.out_len, sizeof(T))) {
+        // A large result: each row is built in a cached scratch row and streamed out.
+#pragma omp parallel num_threads(team) if (team > 1)
+        {
+            RowBuffers<T> buf;
+            std::vector<i64> pos;
+            std::vector<T> row(static_cast<std::size_t>(g.out_len));
+#pragma omp for schedule(static)
+            for (i64 c = 0; c < b.channels; ++c) {
+                event_row(contiguous_input(b, c, g.n, buf.x), h, g, row.data(), false, pos);
+                stream_row(b.out + c * b.o_cs, row.data(), g.out_len);
+            }
+            stream_fence();
+        }
+        return;
+    }
     for_each_channel(b, g, team, [&](const T* x, T* y) {
         thread_local std::vector<i64> pos;
         event_row(x, h, g, y, zeroed, pos);
@@ -753,8 +813,14 @@ void conv_iir(const ConvBatch<T>& b, const SpikeKernel& kernel, const ConvGeomet
         const ExpRowCoeffs<T> k = exp_row_coeffs<T>(cf);
         const i64 end = g.offset + g.out_len;
         int team = team_size(threads, b.channels, static_cast<double>(end) * 0.3);
-#pragma omp parallel for num_threads(team) if (team > 1) schedule(static)
-        for (i64 c = 0; c < b.channels; ++c) iir_exp_row(b.x + c * b.x_cs, g.n, g.k, g.offset, end, k, b.out + c * b.o_cs);
+        const bool stream = stream_output(b.channels * g.out_len, sizeof(T));
+#pragma omp parallel num_threads(team) if (team > 1)
+        {
+#pragma omp for schedule(static)
+            for (i64 c = 0; c < b.channels; ++c)
+                iir_exp_row(b.x + c * b.x_cs, g.n, g.k, g.offset, end, k, b.out + c * b.o_cs, stream);
+            if (stream) stream_fence();
+        }
         return;
     }
     const int lanes_per_block = rows ? kRowLanes : kLanes;
@@ -791,6 +857,8 @@ bool fft_available() {
     return false;
 #endif
 }
+
+template double sample_density<std::uint8_t>(const ConvBatch<std::uint8_t>&, i64);
 
 #define NEUROPERF_INSTANTIATE(T)                                                              \
     template i64 family_length<T>(const SpikeKernel&);                                        \

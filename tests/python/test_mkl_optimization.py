@@ -520,3 +520,27 @@ def test_large_results_reuse_the_buffer_cache(opt):
     gc.collect()
     assert npf.free_cached_buffers() >= 8_000_000
     assert npf.cached_buffer_bytes() == 0
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_byte_spike_trains_are_read_in_place(opt, dtype, mode):
+    # bool/uint8 trains go to the byte kernels without a float copy and give numpy's result;
+    # they do not vote on the dtype (float64 with a family, the taps' dtype with taps).
+    rng = np.random.default_rng(11)
+    x = (rng.random((5, 2 * 301)) < 0.1)
+    if dtype is np.uint8:
+        x = x.astype(np.uint8) * rng.integers(1, 4, size=x.shape).astype(np.uint8)
+    xs = x[:, ::2]  # strided view
+    taps32 = rng.standard_normal(7).astype(np.float32)
+    y = opt.optimize_spike_convolution(xs, taps32, mode=mode)
+    assert y.dtype == np.float32
+    ref = np.stack([np.convolve(r.astype(np.float64), taps32.astype(np.float64), mode=mode) for r in xs])
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+    fam = npf.ExponentialKernel(tau=4.0, dt=1.0)
+    yf = opt.optimize_spike_convolution(xs, fam, mode=mode)
+    assert yf.dtype == np.float64
+    yref = opt.optimize_spike_convolution(np.ascontiguousarray(xs, dtype=np.float64), fam, mode=mode)
+    np.testing.assert_allclose(yf, yref, rtol=1e-12, atol=1e-12)
+    yt = opt.optimize_spike_convolution(xs.T, taps32, mode=mode, axis=0)
+    np.testing.assert_allclose(yt.T, y, rtol=0, atol=0)
