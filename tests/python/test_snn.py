@@ -233,3 +233,18 @@ def test_a_run_beyond_the_memory_limit_is_refused_before_allocating():
     r = net2.run(100.0)
     assert len(r.spikes[m].ids) == 1000 and r.spikes[m].dropped == r.summary.spikes - 1000
     assert p == p2 == 0
+
+
+def test_stats_script_rate_and_cv_by_hand():
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "peers"))
+    import brian2_cuba_stats as st
+    # neuron 0: ISIs 10, 10, 20 ms (CV = std/mean = 4.714/13.33); neuron 1: 2 spikes (not counted);
+    # neuron 2: ISIs 5, 5 (CV 0). 9 spikes over 4 neurons x 0.5 s = 4.5 Hz.
+    times = np.array([0, 10, 20, 40, 3, 8, 1, 6, 11], dtype=float)
+    ids = np.array([0, 0, 0, 0, 1, 1, 2, 2, 2])
+    order = np.argsort(times, kind="stable")
+    rate, cv, ncv = st.rate_and_cv(times[order], ids[order], 4, 0.5)
+    assert rate == pytest.approx(4.5)
+    isi = np.array([10.0, 10.0, 20.0])
+    assert ncv == 2 and cv == pytest.approx((isi.std() / isi.mean() + 0.0) / 2)
