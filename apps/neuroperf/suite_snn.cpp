@@ -7,6 +7,9 @@
 //   cuba/auto/neurons=4000/duration=<1s|10s>/threads=<1|T>
 //   cuba/auto/neurons=40000/duration=1s/threads=<1|T>        p = 0.002 (80 synapses per neuron)
 //   model_change/auto/neurons=4000     new network: build + cold JIT compile (cache off) + first step
+//   cuba_synvar/auto/neurons=4000/duration=1s/threads=<1|T>  the same network with per-synapse
+//                                      weights (normal, sd = 20% of the mean) and delays (1..20 steps)
+// The quick suite (`--suite quick`) has one short row: cuba/auto/neurons=4000/duration=0.2s/threads=1.
 // Counters: events_per_second (synaptic events / loop time), rate_hz, cv_isi.
 #include <memory>
 
@@ -22,16 +25,44 @@ struct Last {
     SimulationSummary s;
 };
 
-BenchCase cuba_case(index_t n, double p, double duration_ms, int threads) {
+// The CUBA network of add_vogels_abbott; `synvar`: the same with per-synapse weights and delays.
+void add_cuba(Network& net, index_t n, double p, bool synvar) {
+    if (!synvar) {
+        add_vogels_abbott(net, "cuba", n, p, true);
+        return;
+    }
+    PopulationSpec ps;  // add_vogels_abbott's CUBA parameters
+    ps.name = "cuba";
+    ps.size = n;
+    ps.lif.tau_m = 20;
+    ps.lif.tau_e = 5;
+    ps.lif.tau_i = 10;
+    ps.lif.v_thresh = -50;
+    ps.lif.v_reset = -60;
+    ps.lif.v_rest = -49;
+    ps.lif.refractory = 5;
+    ps.v_init_min = -60;
+    ps.v_init_max = -50;
+    PopulationId pop = net.add_population(ps);
+    const index_t ne = n * 4 / 5;
+    net.add_projection({.source = pop, .target = pop, .source_end = ne, .probability = p, .weight = 1.62,
+                        .delay_steps = 1, .weight_sd = 0.2 * 1.62, .delay_max_steps = 20});
+    net.add_projection({.source = pop, .target = pop, .source_begin = ne, .probability = p, .weight = -9,
+                        .type = SynapseType::inhibitory, .delay_steps = 1, .weight_sd = 0.2 * 9, .delay_max_steps = 20});
+    net.add_spike_monitor(pop);
+}
+
+BenchCase cuba_case(index_t n, double p, double duration_ms, int threads, bool synvar = false) {
     auto last = std::make_shared<Last>();
     BenchCase c;
-    c.name = fmt::format("cuba/auto/neurons={}/duration={}s/threads={}", n, duration_ms / 1e3, threads);
+    c.name = fmt::format("{}/auto/neurons={}/duration={}s/threads={}", synvar ? "cuba_synvar" : "cuba", n,
+                         duration_ms / 1e3, threads);
     c.make = [=] {
         NetworkOptions o;
         o.num_threads = threads;
         o.seed = 1;
         auto net = std::make_shared<Network>(o);
-        add_vogels_abbott(*net, "cuba", n, p, true);
+        add_cuba(*net, n, p, synvar);
         net->run(0);  // build + compile outside the timing
         return std::function<void()>([net, last, duration_ms] { last->s = net->run(duration_ms).summary; });
     };
@@ -57,6 +88,7 @@ Suite make_snn_suite(bool quick, int threads, const Context&) {
     for (double d : durations)
         for (int t : ts) s.cases.push_back(cuba_case(4000, 0.02, d, t));
     for (int t : ts) s.cases.push_back(cuba_case(40000, 0.002, quick ? 200 : 1000, t));
+    for (int t : ts) s.cases.push_back(cuba_case(4000, 0.02, 1000, t, true));
     BenchCase mc;
     mc.name = "model_change/auto/neurons=4000";
     mc.make = [] {
@@ -75,5 +107,7 @@ Suite make_snn_suite(bool quick, int threads, const Context&) {
     s.peers.push_back({"brian2_cuba.py", args});
     return s;
 }
+
+std::vector<BenchCase> snn_quick_cases() { return {cuba_case(4000, 0.02, 200, 1)}; }
 
 }  // namespace neuroperf::cli

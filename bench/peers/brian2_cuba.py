@@ -9,7 +9,9 @@ V_r -60, E_L -49 mV, tau_e 5, tau_i 10 ms, w_e 1.62, w_i -9 mV, refractory 5 ms,
 v0 uniform in [V_r, V_th], method 'exact', a SpikeMonitor on all neurons. Rows:
 
     cuba/brian2_runtime/neurons=N/duration=Ds/threads=1      Cython runtime: run() wall time,
-                                                             after a warm-up run (Cython compiled)
+                                                             after a warm-up run (Cython compiled);
+                                                             4000 neurons at every duration and
+                                                             40,000 neurons (0.2 s with --quick)
     cuba/brian2_standalone/neurons=N/duration=Ds/threads=T   cpp_standalone: the simulation loop
                                                              (sum of the profiled code objects of
                                                              run(), synapse creation excluded)
@@ -168,7 +170,7 @@ def main() -> int:
             peerlib.emit([peerlib.error_row("cuba/brian2_runtime", f"brian2 not importable: {e}")])
             return 0
         configs = [(4000, 0.02, d) for d in durations] + [(40000, 0.002, 0.2 if args.quick else 1.0)]
-        for n, p, d in configs[:1]:  # the Cython runtime: the 4000-neuron, first duration row
+        for n, p, d in configs:  # the Cython runtime: every size and duration (1 thread)
             name = peerlib.bench_name("cuba", "brian2_runtime", neurons=n, duration=f"{d:g}s", threads=1)
             try:
                 rows.append(runtime_row(n, p, d, 1))

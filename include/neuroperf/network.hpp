@@ -71,6 +71,14 @@ enum class SynapseType : std::uint8_t { excitatory, inhibitory };
 /// of `target` (−1 ends = the population's size). A spike adds `weight` to the target's g_e
 /// (excitatory) or g_i (inhibitory) `delay` steps later: delay_steps ≥ 1 (1 = Brian2's zero
 /// delay), or when delay_ms ≥ 0, delay_steps = 1 + round(delay_ms/dt) (Brian2's rule).
+///
+/// Per-synapse values (optional; without them every synapse shares weight and delay, the fast
+/// path): weight_sd > 0 draws synapse k's weight from normal(weight, weight_sd), clipped at 0 on
+/// the mean's side (sign-preserving: weight ≥ 0 gives weights ≥ 0, so COBA stays valid;
+/// weight < 0 gives weights ≤ 0). delay_max_steps > 0 (or delay_max_ms ≥ 0, converted by the
+/// same rule) draws synapse k's delay uniformly among the integers [delay, delay_max]. Both come
+/// from Philox keyed by (seed, projection, k), k = the synapse's position in the CSR (which
+/// itself does not depend on the thread count): reproducible at any thread count.
 struct ProjectionSpec {
     PopulationId source = -1, target = -1;
     index_t source_begin = 0, source_end = -1;
@@ -83,6 +91,9 @@ struct ProjectionSpec {
     SynapseType type = SynapseType::excitatory;
     std::int32_t delay_steps = 1;
     double delay_ms = -1;
+    double weight_sd = 0;              ///< ≥ 0; > 0: per-synapse normal weights
+    std::int32_t delay_max_steps = 0;  ///< 0: none; else ≥ the delay: per-synapse uniform delays
+    double delay_max_ms = -1;          ///< < 0: none; else overrides delay_max_steps
 };
 
 /// Variables a StateMonitor can sample.
@@ -170,7 +181,7 @@ public:
     PopulationId add_poisson_input(const PoissonInputSpec& spec);
     /// ValueError for unknown ids, a Poisson target, ranges outside the populations, probability
     /// outside [0, 1], indegree outside [0, source count], delay < 1, non-finite weight, negative
-    /// weight into a COBA population.
+    /// weight into a COBA population, weight_sd < 0 or non-finite, delay_max below the delay.
     void add_projection(const ProjectionSpec& spec);
     /// Records every spike of `population` up to max_spikes per run (−1: the most it can fire,
     /// size·⌈steps/(refractory steps + 1)⌉); returns the monitor's index in SimulationResult::spikes.
@@ -195,6 +206,11 @@ public:
     /// The CSR synapses of projection k (built by the first run): row_ptr (sources + 1) and
     /// target columns, rows = source neurons of the whole source population.
     std::pair<std::vector<std::int64_t>, std::vector<std::int32_t>> connectivity(int projection) const;
+    /// Weight of every synapse of projection k in the order of connectivity(k).second (the
+    /// shared weight repeated when the projection has no weight_sd); ValueError for a bad index.
+    std::vector<float> synapse_weights(int projection) const;
+    /// Delay in steps of every synapse of projection k, in the same order.
+    std::vector<std::int32_t> synapse_delays(int projection) const;
 
 private:
     std::unique_ptr<NetworkImpl> impl_;

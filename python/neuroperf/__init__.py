@@ -1,7 +1,7 @@
 """neuroperf: a performance layer for spiking networks and reservoir computing.
 
-The seed's API (MKLOptimizer, ParallelProcessor, JITCompiler and the enable_*() helpers),
-backed by the C++ library. See docs/guide/python.md.
+The seed's API (MKLOptimizer, ParallelProcessor, JITCompiler and the enable_*() helpers) and
+the spiking network engine (Network), backed by the C++ library. See docs/guide/python.md.
 """
 
 import os as _os
@@ -26,6 +26,9 @@ from ._jit import (  # noqa: E402,F401
     enable_jit_compilation)
 from ._parallel import (  # noqa: E402,F401
     MultiModalResult, ParallelConfig, ParallelProcessor, enable_parallel_processing)
+from ._snn import (  # noqa: E402,F401
+    Network, NetworkConfig, PoissonInputSpec, PopulationSpec, ProjectionSpec, RateMonitorData,
+    SimulationResult, SimulationSummary, SpikeMonitorData, StateMonitorData, add_vogels_abbott)
 
 __version__ = _core.version()
 
@@ -36,6 +39,9 @@ __all__ = [
     "JITConfig", "JITCompiler", "enable_jit_compilation", "SpikeProcessingKernel", "ConvolutionKernel",
     "LazyConvolutionKernel", "ReservoirUpdateKernel", "MatmulKernel", "LazyReservoirUpdateKernel",
     "LazyMatmulKernel", "jit_cache_entries", "clear_jit_cache",
+    "Network", "NetworkConfig", "PopulationSpec", "PoissonInputSpec", "ProjectionSpec",
+    "SimulationResult", "SimulationSummary", "SpikeMonitorData", "RateMonitorData", "StateMonitorData",
+    "add_vogels_abbott",
     "ExponentialKernel", "AlphaKernel", "SpikeKernel", "CsrMatrix", "SpectralRadius",
     "spectral_radius", "scale_to_spectral_radius", "backends", "cache_dir",
     "Error", "ValueError", "ShapeError", "TypeError", "BackendError", "IOError", "NotBuiltError",

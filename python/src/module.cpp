@@ -9,4 +9,5 @@ NB_MODULE(_core, m) {
     neuroperf::py::bind_mkl(m);
     neuroperf::py::bind_parallel(m);
     neuroperf::py::bind_jit(m);
+    neuroperf::py::bind_snn(m);
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numbers>
 #include <optional>
 
 #include <fmt/format.h>
@@ -22,7 +23,7 @@ namespace neuroperf {
 namespace {
 
 // Random streams: Philox4x32-10, key = seed, counter = (a, b, c, kind << 24 | object).
-enum StreamKind : std::uint32_t { kInitV = 1, kPoisson = 2, kConnect = 3, kIndegree = 4 };
+enum StreamKind : std::uint32_t { kInitV = 1, kPoisson = 2, kConnect = 3, kIndegree = 4, kSynapse = 5 };
 using Philox = r123::Philox4x32;
 
 inline Philox::ctr_type philox(std::uint64_t seed, std::uint32_t kind, std::uint32_t object, std::uint32_t a,
@@ -59,10 +60,15 @@ constexpr int kPad = 8;
 
 struct Projection {
     ProjectionSpec spec;
-    std::int32_t delay = 1;
+    std::int32_t delay = 1;      // the delay, or the lower bound of per-synapse delays
+    std::int32_t delay_max = 1;  // == delay without per-synapse delays
     float weight = 0;
     std::vector<std::int64_t> row_ptr;  // over the whole source population
     std::vector<std::int32_t> col;
+    std::vector<float> weights;         // per synapse (CSR order) when spec.weight_sd > 0, else empty
+    std::vector<std::int32_t> delays;   // per synapse when delay_max > delay, else empty
+    bool heterogeneous_weights() const { return spec.weight_sd > 0; }
+    bool heterogeneous_delays() const { return delay_max > delay; }
 };
 
 struct SpikeMon {
@@ -108,6 +114,7 @@ public:
     MemoryEstimate estimate(std::int64_t steps) const;
     void build();
     void build_projection(std::size_t k);
+    void build_connectivity(std::size_t k);
     SimulationResult run(double duration_ms);
 };
 
@@ -220,9 +227,27 @@ void Network::add_projection(const ProjectionSpec& s0) {
     }
     if (d < 1 || d > (1 << 20))
         throw ValueError(fmt::format("{}: delay_steps: expected 1..{} steps, got {}", who, 1 << 20, d));
+    if (!(s.weight_sd >= 0) || !std::isfinite(s.weight_sd))
+        throw ValueError(fmt::format("{}: weight_sd: expected a finite standard deviation ≥ 0, got {}", who, s.weight_sd));
+    std::int64_t dmax = d;
+    if (s.delay_max_ms >= 0) {
+        check_finite((who + ": delay_max_ms").c_str(), s.delay_max_ms);
+        dmax = 1 + std::llround(s.delay_max_ms / impl_->opt.dt);
+        if (dmax < d)
+            throw ValueError(fmt::format("{}: delay_max_ms: expected ≥ the delay ({} steps), got {} ms = {} steps", who, d,
+                                         s.delay_max_ms, dmax));
+    } else if (s.delay_max_steps != 0) {
+        dmax = s.delay_max_steps;
+        if (dmax < d)
+            throw ValueError(fmt::format("{}: delay_max_steps: expected 0 (none) or ≥ the delay ({} steps), got {}", who, d,
+                                         s.delay_max_steps));
+    }
+    if (dmax > (1 << 20))
+        throw ValueError(fmt::format("{}: delay_max_steps: expected at most {} steps, got {}", who, 1 << 20, dmax));
     Projection p;
     p.spec = s;
     p.delay = static_cast<std::int32_t>(d);
+    p.delay_max = static_cast<std::int32_t>(dmax);
     p.weight = static_cast<float>(s.weight);
     impl_->projs.push_back(std::move(p));
 }
@@ -288,13 +313,14 @@ MemoryEstimate NetworkImpl::estimate(std::int64_t steps) const {
             } else {
                 syn = 2 * static_cast<double>(s.indegree) * nt;  // source lists, then the CSR
             }
-            m.synapses += static_cast<std::int64_t>(syn * 4) + (pops[static_cast<std::size_t>(s.source)].size() + 1) * 8;
+            const double per = 4 + (pr.heterogeneous_weights() ? 4 : 0) + (pr.heterogeneous_delays() ? 4 : 0);
+            m.synapses += static_cast<std::int64_t>(syn * per) + (pops[static_cast<std::size_t>(s.source)].size() + 1) * 8;
         }
         for (std::size_t k = 0; k < pops.size(); ++k) {
             const Population& p = pops[k];
             std::int64_t d = 1;
             for (const Projection& pr : projs)
-                if (pr.spec.target == static_cast<PopulationId>(k)) d = std::max<std::int64_t>(d, pr.delay);
+                if (pr.spec.target == static_cast<PopulationId>(k)) d = std::max<std::int64_t>(d, pr.delay_max);
             m.state += p.size() * 4 + (p.poisson ? 0 : p.size() * (16 + 8 * d));
         }
     }
@@ -315,6 +341,34 @@ MemoryEstimate Network::memory_estimate(double duration_ms) const {
 // --- build ------------------------------------------------------------------------------------
 
 void NetworkImpl::build_projection(std::size_t k) {
+    build_connectivity(k);
+    // Per-synapse weights and delays: one Philox block per synapse k (its CSR position), lanes 0-1
+    // a Box-Muller normal, lane 2 the delay; independent of the thread count and of the order.
+    Projection& pr = projs[k];
+    if (!pr.heterogeneous_weights() && !pr.heterogeneous_delays()) return;
+    const auto nsyn = static_cast<std::int64_t>(pr.col.size());
+    const bool hw = pr.heterogeneous_weights(), hd = pr.heterogeneous_delays();
+    if (hw) pr.weights.resize(static_cast<std::size_t>(nsyn));
+    if (hd) pr.delays.resize(static_cast<std::size_t>(nsyn));
+    const double mean = pr.spec.weight, sd = pr.spec.weight_sd;
+    const auto span = static_cast<std::uint64_t>(pr.delay_max - pr.delay + 1);
+    const auto obj = static_cast<std::uint32_t>(k);
+    const std::uint64_t seed = opt.seed;
+#pragma omp parallel for schedule(static) num_threads(std::max(1, opt.num_threads ? opt.num_threads : omp_get_max_threads()))
+    for (std::int64_t q = 0; q < nsyn; ++q) {
+        Philox::ctr_type r = philox(seed, kSynapse, obj, static_cast<std::uint32_t>(q), static_cast<std::uint64_t>(q) >> 32);
+        if (hw) {
+            const double z = std::sqrt(-2.0 * std::log(open_unit(r.v[0]))) * std::cos(2.0 * std::numbers::pi * open_unit(r.v[1]));
+            const double w = mean + sd * z;
+            pr.weights[static_cast<std::size_t>(q)] = static_cast<float>(mean >= 0 ? std::max(w, 0.0) : std::min(w, 0.0));
+        }
+        if (hd)
+            pr.delays[static_cast<std::size_t>(q)] =
+                pr.delay + static_cast<std::int32_t>((static_cast<std::uint64_t>(r.v[2]) * span) >> 32);
+    }
+}
+
+void NetworkImpl::build_connectivity(std::size_t k) {
     Projection& pr = projs[k];
     const ProjectionSpec& s = pr.spec;
     const index_t n_src = pops[static_cast<std::size_t>(s.source)].size();
@@ -419,7 +473,7 @@ void NetworkImpl::build() {
         if (p.poisson) continue;
         std::int32_t d = 1;
         for (const Projection& pr : projs)
-            if (pr.spec.target == static_cast<PopulationId>(k)) d = std::max(d, pr.delay);
+            if (pr.spec.target == static_cast<PopulationId>(k)) d = std::max(d, pr.delay_max);
         p.max_delay = d;
         p.spec.lif.max_delay = d;
         p.spec.lif.uniform_delay = 1;
@@ -447,6 +501,53 @@ void NetworkImpl::build() {
 }
 
 // --- run ----------------------------------------------------------------------------------------
+
+namespace {
+// Propagation of a projection with per-synapse weights and/or delays into target range [lo, hi):
+// synapse q of a spiking source adds weights[q] (or the shared weight) to ring slot
+// (t + delays[q]) mod D. Same order of additions per ring element as the uniform path (spikes in
+// ascending source order, synapses in row order), hence bit-identical at any thread count.
+template <bool PerWeight, bool PerDelay>
+void propagate_rows(const Projection& pr, const Population& src, float* rings, std::int64_t slot0, std::int64_t D,
+                    index_t n_t, std::int32_t lo, std::int32_t hi, int T) {
+    const std::int64_t* rp = pr.row_ptr.data();
+    const std::int32_t* col = pr.col.data();
+    const float* wv = pr.weights.data();
+    const std::int32_t* dv = pr.delays.data();
+    const float w = pr.weight;
+    float* const fixed_ring = rings + ((slot0 + pr.delay) % D) * n_t;
+    for (int c = 0; c < T; ++c) {
+        const std::int32_t* sp = src.spikes.data() + src.chunk[static_cast<std::size_t>(c)];
+        for (std::int64_t q = 0, nq = src.count[static_cast<std::size_t>(c * kPad)]; q < nq; ++q) {
+            const std::int32_t j = sp[q];
+            const std::int32_t* s0 = col + rp[j];
+            const std::int32_t* s1 = col + rp[j + 1];
+            if (T > 1) {
+                s0 = std::lower_bound(s0, s1, lo);
+                s1 = std::lower_bound(s0, s1, hi);
+            }
+            for (const std::int32_t* s = s0; s < s1; ++s) {
+                const std::ptrdiff_t k = s - col;
+                float* ring = fixed_ring;
+                if constexpr (PerDelay) {
+                    std::int64_t slot = slot0 + dv[k];  // 1 ≤ delay ≤ D: one subtraction wraps
+                    if (slot >= D) slot -= D;
+                    ring = rings + slot * n_t;
+                }
+                ring[*s] += PerWeight ? wv[k] : w;
+            }
+        }
+    }
+}
+
+void propagate_heterogeneous(const Projection& pr, const Population& src, float* rings, std::int64_t slot0,
+                             std::int64_t D, index_t n_t, std::int32_t lo, std::int32_t hi, int T) {
+    const bool pw = !pr.weights.empty(), pd = !pr.delays.empty();
+    if (pw && pd) propagate_rows<true, true>(pr, src, rings, slot0, D, n_t, lo, hi, T);
+    else if (pw) propagate_rows<true, false>(pr, src, rings, slot0, D, n_t, lo, hi, T);
+    else propagate_rows<false, true>(pr, src, rings, slot0, D, n_t, lo, hi, T);
+}
+}  // namespace
 
 SimulationResult NetworkImpl::run(double duration_ms) {
     if (!(duration_ms >= 0) || !std::isfinite(duration_ms))
@@ -606,12 +707,16 @@ SimulationResult NetworkImpl::run(double duration_ms) {
                 const auto lo = static_cast<std::int32_t>(tgt.chunk[static_cast<std::size_t>(tid)]);
                 const auto hi = static_cast<std::int32_t>(tgt.chunk[static_cast<std::size_t>(tid + 1)]);
                 if (lo >= hi) continue;
-                float* __restrict ring = (pr.spec.type == SynapseType::excitatory ? tgt.in_e.data() : tgt.in_i.data()) +
-                                         ((t + pr.delay) % tgt.max_delay) * n_t;
+                float* const rings = pr.spec.type == SynapseType::excitatory ? tgt.in_e.data() : tgt.in_i.data();
+                float* __restrict ring = rings + ((t + pr.delay) % tgt.max_delay) * n_t;
                 const float w = pr.weight;
                 const std::int64_t* rp = pr.row_ptr.data();
                 const std::int32_t* col = pr.col.data();
                 const bool whole = T == 1;
+                if (!pr.weights.empty() || !pr.delays.empty()) {
+                    propagate_heterogeneous(pr, src, rings, t % tgt.max_delay, tgt.max_delay, n_t, lo, hi, T);
+                    continue;
+                }
                 for (int c = 0; c < T; ++c) {
                     const std::int32_t* sp = src.spikes.data() + src.chunk[static_cast<std::size_t>(c)];
                     for (std::int64_t q = 0, nq = src.count[static_cast<std::size_t>(c * kPad)]; q < nq; ++q) {
@@ -736,6 +841,24 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int32_t>> Network::connect
                                      static_cast<int>(impl_->projs.size()) - 1, projection));
     const Projection& p = impl_->projs[static_cast<std::size_t>(projection)];
     return {p.row_ptr, p.col};
+}
+
+std::vector<float> Network::synapse_weights(int projection) const {
+    if (projection < 0 || projection >= static_cast<int>(impl_->projs.size()))
+        throw ValueError(fmt::format("synapse_weights: projection: expected 0..{}, got {}",
+                                     static_cast<int>(impl_->projs.size()) - 1, projection));
+    const Projection& p = impl_->projs[static_cast<std::size_t>(projection)];
+    if (!p.weights.empty()) return p.weights;
+    return std::vector<float>(p.col.size(), p.weight);
+}
+
+std::vector<std::int32_t> Network::synapse_delays(int projection) const {
+    if (projection < 0 || projection >= static_cast<int>(impl_->projs.size()))
+        throw ValueError(fmt::format("synapse_delays: projection: expected 0..{}, got {}",
+                                     static_cast<int>(impl_->projs.size()) - 1, projection));
+    const Projection& p = impl_->projs[static_cast<std::size_t>(projection)];
+    if (!p.delays.empty()) return p.delays;
+    return std::vector<std::int32_t>(p.col.size(), p.delay);
 }
 
 // --- the Vogels-Abbott benchmark networks -------------------------------------------------------

@@ -1,5 +1,6 @@
 // Spiking network engine: analytic single-neuron checks, hand-computed refractory and delay spike
-// times, connectivity statistics, bit-identical results across thread counts, validation errors,
+// times (uniform and per-synapse delays), per-synapse weights, connectivity statistics,
+// bit-identical results across thread counts, validation errors,
 // the memory bound, and the Vogels-Abbott CUBA network's rate.
 #include <cmath>
 #include <set>
@@ -170,14 +171,24 @@ TEST(Snn, FixedProbabilityAndIndegreeConnectivity) {
     EXPECT_EQ(net.connectivity(3).second.size(), 0u);
 }
 
-SimulationResult va_run(const std::string& model, int threads, std::vector<float>* v_out, bool jit = false) {
+SimulationResult va_run(const std::string& model, int threads, std::vector<float>* v_out, bool jit = false,
+                        bool heterogeneous = false) {
     NetworkOptions o = aot_options(threads, 123);
     o.use_jit = jit;
     Network net(o);
     auto p = add_vogels_abbott(net, model, 1003, 0.05);  // odd size: uneven thread chunks
     auto in = net.add_poisson_input({.size = 97, .rate_hz = 40});
+    const double w_in = model == "cuba" ? 2.0 : 0.05;
     net.add_projection({.source = in, .target = p, .connectivity = Connectivity::fixed_indegree, .indegree = 5,
-                        .weight = model == "cuba" ? 2.0 : 0.05, .delay_steps = 3});
+                        .weight = w_in, .delay_steps = 3, .weight_sd = heterogeneous ? w_in / 2 : 0.0,
+                        .delay_max_steps = heterogeneous ? 12 : 0});
+    if (heterogeneous) {  // recurrent: per-synapse delays only, and weights only
+        net.add_projection({.source = p, .target = p, .source_end = 800, .probability = 0.02,
+                            .weight = model == "cuba" ? 0.5 : 0.01, .delay_steps = 1, .delay_max_steps = 25});
+        net.add_projection({.source = p, .target = p, .source_begin = 800, .probability = 0.05,
+                            .weight = model == "cuba" ? -3.0 : 0.2, .type = SynapseType::inhibitory, .delay_steps = 2,
+                            .weight_sd = model == "cuba" ? 2.0 : 0.1});
+    }
     net.add_spike_monitor(in);
     net.add_rate_monitor(p);
     net.add_state_monitor({.population = p, .neurons = {0, 500, 1002}, .variables = {StateVariable::v, StateVariable::g_e, StateVariable::g_i}, .every_steps = 7});
@@ -213,6 +224,159 @@ TEST(Snn, BitIdenticalAtOneTwoAndFourThreads) {
         EXPECT_EQ(v1, v2);
         EXPECT_EQ(v1, v4);
     }
+}
+
+TEST(Snn, PerSynapseWeightsAndDelaysAreBitIdenticalAtOneTwoAndFourThreads) {
+    for (std::string model : {"cuba", "coba"}) {
+        SCOPED_TRACE(model);
+        std::vector<float> v1, v2, v4;
+        auto r1 = va_run(model, 1, &v1, false, true), r2 = va_run(model, 2, &v2, false, true),
+             r4 = va_run(model, 4, &v4, false, true);
+        EXPECT_GT(r1.summary.spikes, 50);
+        expect_same(r1, r2);
+        expect_same(r1, r4);
+        EXPECT_EQ(v1, v2);
+        EXPECT_EQ(v1, v4);
+        // ... and they change the run (the per-synapse path is taken).
+        std::vector<float> u1;
+        va_run(model, 1, &u1, false, false);
+        EXPECT_NE(u1, v1);
+    }
+}
+
+TEST(Snn, HeterogeneousDelaysGiveHandComputedSpikeTimes) {
+    // A fires at step 0 (and not again within 10 ms); each B neuron i gets one synapse from A with
+    // its own delay d_i in [2, 9] and a weight that makes it fire in the step the input enters
+    // (step d_i, as DelaysInStepsAndMillisecondsGiveHandComputedSpikeTimes: delay 7 -> step 7);
+    // B's refractory period keeps it at one spike. d = 9 = D also exercises the ring's wrap.
+    for (int threads : {1, 2, 4}) {
+        SCOPED_TRACE(threads);
+        Network net(aot_options(threads));
+        auto a = net.add_population(single(5000, 100));
+        PopulationSpec bs = single(0, 100);
+        bs.name = "B";
+        bs.size = 40;
+        auto b = net.add_population(bs);
+        net.add_projection({.source = a, .target = b, .probability = 1, .weight = 1e4, .delay_steps = 2,
+                            .delay_max_steps = 9});
+        int m = net.add_spike_monitor(b);
+        auto r = net.run(10);
+        const std::vector<std::int32_t> d = net.synapse_delays(0);
+        ASSERT_EQ(d.size(), 40u);
+        EXPECT_EQ(net.connectivity(0).second.size(), 40u);
+        std::set<std::int32_t> distinct(d.begin(), d.end());
+        EXPECT_GE(distinct.size(), 6u);  // 40 draws over 8 values: not a uniform delay
+        EXPECT_TRUE(distinct.count(9));
+        std::set<std::pair<long, std::int32_t>> expected, got;
+        for (std::int32_t i = 0; i < 40; ++i) {
+            ASSERT_GE(d[static_cast<std::size_t>(i)], 2);
+            ASSERT_LE(d[static_cast<std::size_t>(i)], 9);
+            expected.insert({d[static_cast<std::size_t>(i)], i});
+        }
+        const auto& sp = r.spikes[static_cast<std::size_t>(m)];
+        auto steps = spike_steps(sp, 0.1);
+        for (std::size_t k = 0; k < steps.size(); ++k) got.insert({steps[k], sp.ids[k]});
+        EXPECT_EQ(got.size(), steps.size());
+        EXPECT_EQ(got, expected);
+        // Monitor order: time-ordered, ids ascending within a step.
+        for (std::size_t k = 1; k < steps.size(); ++k)
+            ASSERT_TRUE(steps[k - 1] < steps[k] || (steps[k - 1] == steps[k] && sp.ids[k - 1] < sp.ids[k]));
+    }
+}
+
+TEST(Snn, DelayRangeInMillisecondsUsesBrian2sRule) {
+    Network net(aot_options());
+    auto a = net.add_population(single(5000, 100));  // one spike, step 0
+    PopulationSpec bs = single(0, 100);
+    bs.size = 200;
+    auto b = net.add_population(bs);
+    net.add_projection({.source = a, .target = b, .probability = 1, .weight = 1e4, .delay_ms = 0.0,
+                        .delay_max_ms = 0.4});  // steps 1 .. 1 + round(0.4/0.1) = 5
+    int m = net.add_spike_monitor(b);
+    auto r = net.run(2);
+    auto d = net.synapse_delays(0);
+    std::set<std::int32_t> distinct(d.begin(), d.end());
+    EXPECT_EQ(distinct, (std::set<std::int32_t>{1, 2, 3, 4, 5}));
+    const auto& sp = r.spikes[static_cast<std::size_t>(m)];
+    ASSERT_EQ(sp.ids.size(), 200u);
+    auto steps = spike_steps(sp, 0.1);
+    for (std::size_t k = 0; k < steps.size(); ++k) EXPECT_EQ(steps[k], d[static_cast<std::size_t>(sp.ids[k])]);
+}
+
+TEST(Snn, PerSynapseWeightsFollowTheClippedNormalAndReachTheTargets) {
+    Network net(aot_options(2));
+    PopulationSpec ps = single(0);
+    ps.size = 400;
+    auto p = net.add_population(ps);
+    PopulationSpec cob = single(0);
+    cob.lif.synapse = SynapseModel::conductance;
+    cob.size = 400;
+    auto c = net.add_population(cob);
+    net.add_projection({.source = p, .target = p, .probability = 0.5, .weight = 2.0, .weight_sd = 0.5});
+    net.add_projection({.source = p, .target = p, .probability = 0.5, .weight = 0.1, .weight_sd = 1.0});
+    net.add_projection({.source = p, .target = p, .probability = 0.5, .weight = -0.1, .type = SynapseType::inhibitory,
+                        .weight_sd = 1.0});
+    net.add_projection({.source = p, .target = c, .probability = 0.5, .weight = 0.0, .weight_sd = 0.3});
+    net.add_projection({.source = p, .target = p, .probability = 0.5, .weight = 1.5});
+    net.run(0);
+    auto stats = [](const std::vector<float>& w) {
+        double s = 0, s2 = 0;
+        for (float x : w) s += x, s2 += static_cast<double>(x) * x;
+        double n = static_cast<double>(w.size()), m = s / n;
+        return std::pair{m, std::sqrt(s2 / n - m * m)};
+    };
+    auto w0 = net.synapse_weights(0);
+    ASSERT_GT(w0.size(), 70000u);
+    auto [m0, sd0] = stats(w0);
+    EXPECT_NEAR(m0, 2.0, 0.01);   // 5σ of the mean of 8e4 draws: 0.5/283·5 ≈ 0.009
+    EXPECT_NEAR(sd0, 0.5, 0.01);
+    auto w1 = net.synapse_weights(1);  // normal(0.1, 1) clipped below at 0
+    std::size_t zeros = 0;
+    for (float x : w1) {
+        ASSERT_GE(x, 0.0f);
+        zeros += x == 0.0f;
+    }
+    const double p0 = 0.5 * std::erfc(0.1 / std::sqrt(2.0));  // P(N(0.1, 1) < 0) = 0.460
+    EXPECT_NEAR(static_cast<double>(zeros) / static_cast<double>(w1.size()), p0, 0.01);
+    for (float x : net.synapse_weights(2)) ASSERT_LE(x, 0.0f);  // inhibitory: sign kept
+    for (float x : net.synapse_weights(3)) ASSERT_GE(x, 0.0f);  // COBA stays valid
+    for (float x : net.synapse_weights(4)) ASSERT_EQ(x, 1.5f);  // no weight_sd: the shared weight
+    for (std::int32_t d : net.synapse_delays(4)) ASSERT_EQ(d, 1);
+    EXPECT_NE(net.synapse_weights(0), w1);
+    // A second network with the same seed draws the same weights; another seed others.
+    Network same(aot_options(1)), other(aot_options(1, 8));
+    for (Network* n : {&same, &other}) {
+        auto q = n->add_population(ps);
+        n->add_population(cob);
+        n->add_projection({.source = q, .target = q, .probability = 0.5, .weight = 2.0, .weight_sd = 0.5});
+        n->run(0);
+    }
+    EXPECT_EQ(same.synapse_weights(0), w0);
+    EXPECT_NE(other.synapse_weights(0), w0);
+}
+
+TEST(Snn, PerSynapseWeightsAreWhatTheTargetsReceive) {
+    // One source spike at step 0 to 50 targets with normal weights and delay 1: each target's
+    // g_e after the arrival step is w_i times the same decay factor.
+    Network net(aot_options());
+    auto a = net.add_population(single(5000, 100));
+    PopulationSpec bs = single(0, 100);
+    bs.size = 50;
+    bs.lif.v_thresh = 1e6;  // never fires
+    auto b = net.add_population(bs);
+    net.add_projection({.source = a, .target = b, .probability = 1, .weight = 3.0, .weight_sd = 1.0});
+    std::vector<index_t> all(50);
+    for (index_t i = 0; i < 50; ++i) all[static_cast<std::size_t>(i)] = i;
+    net.add_state_monitor({.population = b, .neurons = all, .variables = {StateVariable::g_e}, .every_steps = 1});
+    auto r = net.run(0.5);
+    const auto w = net.synapse_weights(0);
+    const auto& st = r.states[0];
+    ASSERT_EQ(st.times_ms.size(), 5u);
+    // Samples at steps 0..4 (state at the start of the step); the input enters at step 1.
+    for (index_t i = 0; i < 50; ++i) EXPECT_EQ(st.values[static_cast<std::size_t>(i)], 0.0f);
+    const float ref = st.values[static_cast<std::size_t>(2 * 50 + 0)] / w[0];
+    EXPECT_GT(ref, 0.5f);
+    for (std::size_t i = 0; i < 50; ++i) EXPECT_NEAR(st.values[2 * 50 + i], w[i] * ref, 1e-5 * std::abs(w[i]) + 1e-7) << i;
 }
 
 TEST(Snn, JitCompiledStepGivesTheSameNetworkRunAsAot) {
@@ -274,6 +438,16 @@ TEST(Snn, ValidationErrorsNameTheArgument) {
                   .find("indegree"), std::string::npos);
     EXPECT_NE(msg([&] { net.add_projection({.source = in, .target = p, .delay_steps = 0}); }).find("delay"), std::string::npos);
     EXPECT_NE(msg([&] { net.add_projection({.source = in, .target = p, .weight = INFINITY}); }).find("weight"), std::string::npos);
+    EXPECT_NE(msg([&] { net.add_projection({.source = in, .target = p, .weight_sd = -1}); }).find("weight_sd"), std::string::npos);
+    EXPECT_NE(msg([&] { net.add_projection({.source = in, .target = p, .weight_sd = NAN}); }).find("weight_sd"), std::string::npos);
+    EXPECT_NE(msg([&] { net.add_projection({.source = in, .target = p, .delay_steps = 5, .delay_max_steps = 4}); })
+                  .find("delay_max_steps"), std::string::npos);
+    EXPECT_NE(msg([&] { net.add_projection({.source = in, .target = p, .delay_ms = 1.0, .delay_max_ms = 0.5}); })
+                  .find("delay_max_ms"), std::string::npos);
+    EXPECT_NE(msg([&] { net.add_projection({.source = in, .target = p, .delay_max_steps = (1 << 20) + 1}); })
+                  .find("delay_max_steps"), std::string::npos);
+    EXPECT_NE(msg([&] { net.synapse_weights(99); }).find("projection"), std::string::npos);
+    EXPECT_NE(msg([&] { net.synapse_delays(-1); }).find("projection"), std::string::npos);
     PopulationSpec cob = single(0);
     cob.lif.synapse = SynapseModel::conductance;
     auto c = net.add_population(cob);
@@ -306,6 +480,19 @@ TEST(Snn, MemoryBeyondTheLimitIsRefusedBeforeAllocating) {
     EXPECT_EQ(r.spikes[static_cast<std::size_t>(mon)].ids.size(), 1000u);
     EXPECT_EQ(r.spikes[static_cast<std::size_t>(mon)].dropped, r.summary.spikes - 1000);
     (void)p;
+    // Per-synapse weights and delays are counted (4 bytes each per synapse, and longer rings).
+    Network u(aot_options()), h(aot_options());
+    for (Network* n : {&u, &h}) {
+        PopulationSpec ps = single(0);
+        ps.size = 1000;
+        auto q = n->add_population(ps);
+        n->add_projection({.source = q, .target = q, .probability = 0.1, .weight = 1,
+                           .weight_sd = n == &h ? 0.1 : 0.0, .delay_max_steps = n == &h ? 10 : 0});
+    }
+    const double row_ptrs = 1001 * 8;  // the same synapse estimate in both: 12 vs 4 bytes each
+    EXPECT_NEAR(static_cast<double>(h.memory_estimate(1).synapses) - row_ptrs,
+                3.0 * (static_cast<double>(u.memory_estimate(1).synapses) - row_ptrs), 4.0);
+    EXPECT_EQ(h.memory_estimate(1).state - u.memory_estimate(1).state, 1000 * 8 * 9);
 }
 
 TEST(Snn, VogelsAbbottCubaRateIsPlausible) {
