@@ -74,11 +74,11 @@ TEST(JitFirTiled, MatchesNaiveAtEdgeSizes) {
     JITCompiler jit(fm, quiet_context(dir.path()));
     // float: 16 lanes, blocks of 128 outputs; double: 8 lanes, blocks of 64.
     for (const char* mode : {"valid", "full", "same"}) {
-        for (auto [n, k] : {std::pair<std::int64_t, std::int64_t>{1, 1}, {2, 3}, {17, 1}, {131, 3}, {300, 16}, {401, 17},
-                            {997, 40}, {1000, 129}})
+        // (2, 3): no block; 131: one block + scalar tail; 401 × 17: blocks, one-vector and
+        // scalar remainders, taps > lanes; 129 taps: the looped kernel.
+        for (auto [n, k] : {std::pair<std::int64_t, std::int64_t>{2, 3}, {131, 3}, {401, 17}, {1000, 129}})
             tiled_case<float>(jit, n, k, mode);
-        for (auto [n, k] : {std::pair<std::int64_t, std::int64_t>{3, 2}, {67, 5}, {211, 8}, {523, 9}, {389, 64}})
-            tiled_case<double>(jit, n, k, mode);
+        for (auto [n, k] : {std::pair<std::int64_t, std::int64_t>{67, 5}, {523, 9}}) tiled_case<double>(jit, n, k, mode);
     }
 }
 
