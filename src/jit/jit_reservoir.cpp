@@ -209,7 +209,6 @@ ReservoirUpdateKernel<T> JITCompiler::compile_reservoir_update_kernel(const Rese
     req.fastmath = fastmath;
     req.parallel = parallel && static_cast<double>(spec.num_neurons) * static_cast<double>(spec.num_neurons) >= 60000.0;
     req.persistent = config_.cache_compiled_functions;
-    req.needs_libm = true;  // tanh / exp at "high" precision in double
     st->outcome = jit::registry_of(context_).get(req, config_.verbose);
     st->entry = reinterpret_cast<void (*)(const void*)>(st->outcome->entry);
     return ReservoirUpdateKernel<T>(std::move(st));
