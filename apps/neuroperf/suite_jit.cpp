@@ -1,9 +1,11 @@
 // `neuroperf bench --suite jit`: the JIT compiler's costs (cold compile, warm load from disk and
-// from memory) and the compiled spike processing kernel against the AOT kernel and, with
-// --peers, Numba @njit(cache=True) (bench/peers/numba_lif.py) on bit-identical inputs.
+// from memory) and the compiled kernels against the AOT kernels and, with --peers, Numba
+// @njit(cache=True) versions on bit-identical inputs (bench/peers/numba_lif.py: spike
+// processing; numba_conv.py: convolution/numba[_fastmath]; numba_reservoir.py: reservoir/numba).
 //
 // Rows:
 //   compile/spike_processing/cold        a new kernel (new source, new key) compiled and loaded
+//   compile/<spike_processing_coba|convolution|reservoir_update>/cold   the same for the others
 //   load/spike_processing/warm_disk      a new context loading it from the cache (dlopen'd anew)
 //   load/spike_processing/warm_memory    the same context asking again
 //   spike_processing/<jit|aot>/N=<n>/model=<cuba|coba>/dtype=float32: one timed call runs kSteps
@@ -191,6 +193,37 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                if (!k.is_compiled()) throw BackendError("jit: not compiled: " + k.fallback_reason());
                            });
                        }});
+    // The other kernels' cold compiles (each call a new size, hence a new source and key).
+    s.cases.push_back({"compile/spike_processing_coba/cold", 0, "COBA LIF, N = 4000 + call", [own_context, base] {
+                           auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
+                           jit->compiler_description();
+                           return std::function<void()>([jit, base] {
+                               LifSpec spec = benchmark_spec(4000 + ++base->kernels, SynapseModel::conductance);
+                               if (!jit->compile_spike_processing_kernel<float>(spec).is_compiled()) throw BackendError("jit: not compiled");
+                           });
+                       }});
+    s.cases.push_back({"compile/convolution/cold", 0, "16 taps, n = 100000 + call, float32", [own_context, base] {
+                           auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
+                           jit->compiler_description();
+                           return std::function<void()>([jit, base] {
+                               Array<float> h({16});
+                               for (index_t i = 0; i < 16; ++i) h(i) = static_cast<float>(std::exp(-0.2 * static_cast<double>(i)));
+                               if (!jit->compile_convolution_kernel<float>(h.view(), 100000 + ++base->kernels, "valid").is_compiled())
+                                   throw BackendError("jit: not compiled");
+                           });
+                       }});
+    s.cases.push_back({"compile/reservoir_update/cold", 0, "dense, D = 10, tanh, N = 500 + call, float64", [own_context, base] {
+                           auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
+                           jit->compiler_description();
+                           return std::function<void()>([jit, base] {
+                               ReservoirKernelSpec spec;
+                               spec.num_neurons = 500 + ++base->kernels;
+                               spec.input_dim = 10;
+                               spec.leak_rate = 0.3;
+                               spec.has_bias = true;
+                               if (!jit->compile_reservoir_update_kernel<double>(spec).is_compiled()) throw BackendError("jit: not compiled");
+                           });
+                       }});
     s.cases.push_back({"load/spike_processing/warm_disk", 0, "new context: checked load + dlopen", [own_context] {
                            LifSpec spec = benchmark_spec(4000, SynapseModel::current);
                            {
@@ -302,6 +335,12 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
     s.peers.push_back({"numba_lif.py", {"--sizes", size_list, "--models", model_list, "--steps", std::to_string(kSteps),
                                         "--seed", std::to_string(kSeed), "--min-time", fmt::format("{}", s.min_time),
                                         "--threads", "1"}});
+    s.peers.push_back({"numba_conv.py", {"--sizes", fmt::format("{}", fmt::join(tap_counts, ",")), "--signal",
+                                         std::to_string(signal), "--seed", std::to_string(kSeed), "--min-time",
+                                         fmt::format("{}", s.min_time), "--threads", "1"}});
+    s.peers.push_back({"numba_reservoir.py", {"--sizes", fmt::format("{}", fmt::join(res_sizes, ",")), "--dtypes",
+                                              "float32,float64", "--seed", std::to_string(kSeed), "--min-time",
+                                              fmt::format("{}", s.min_time), "--threads", "1"}});
     return s;
 }
 

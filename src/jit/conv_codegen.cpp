@@ -34,8 +34,85 @@ std::string conv_descriptor(const std::vector<T>& taps, const kernels::ConvGeome
                        g.n, g.k, g.offset, g.out_len, fma, hash_hex(t));
 }
 
+namespace {
+
+// The fast-math kernel: R = 8 output vectors (64 bytes each) per block, every tap a literal
+// multiplied into them, fully unrolled. Window x[xp − m .. +VL) serves output vector r for tap
+// i = m + r·VL, so each window is loaded once per block and used by every vector that needs
+// it (for k ≥ VL up to R of them): R·k multiply-adds on k + (R−1)·VL loads, R independent
+// accumulator chains (FMA latency 4 × 2 pipes on Zen 4 needs ≥ 8 in flight). -ffast-math lets
+// the compiler contract `a += c·w` into FMA with the window as memory operand. Sums per output
+// still run over taps in increasing order, but contracted and without the AOT's rounding
+// points, so only within rounding of it.
 template <class T>
-std::string conv_source(const std::vector<T>& taps, const kernels::ConvGeometry& g, const std::string& entry, bool fma) {
+std::string tiled_source(const std::vector<T>& taps, const kernels::ConvGeometry& g, const std::string& entry) {
+    const std::int64_t n = g.n, k = g.k, off = g.offset, len = g.out_len;
+    const std::int64_t j_lo = std::min(len, std::max<std::int64_t>(0, k - 1 - off));
+    const std::int64_t j_hi = std::max(j_lo, std::min(len, n - off));
+    constexpr std::int64_t VL = 64 / static_cast<std::int64_t>(sizeof(T)), R = kTiledVectors;
+    std::string h, block, single;
+    for (std::size_t i = 0; i < taps.size(); ++i) h += (i % 4 == 0 ? "\n    " : " ") + lit(taps[i]) + ",";
+    for (std::int64_t m = -(R - 1) * VL; m < k; ++m) {
+        std::string uses;
+        for (std::int64_t r = 0; r < R; ++r)
+            if (std::int64_t i = m + r * VL; i >= 0 && i < k) uses += fmt::format(" a{} += {} * w;", r, lit(taps[static_cast<std::size_t>(i)]));
+        if (!uses.empty()) block += fmt::format("        {{ const V w = ld(xp - ({}));{} }}\n", m, uses);
+    }
+    for (std::int64_t i = 0; i < k; ++i)
+        single += fmt::format("        a += {} * ld(xp - {});\n", lit(taps[static_cast<std::size_t>(i)]), i);
+    return fmt::format(R"(// neuroperf JIT: FIR convolution, fast math, register-tiled ({t}, n={n}, {k} taps, offset {off}, {len} outputs) -- generated; see docs/dev/jit.md
+typedef long long i64;
+typedef {t} T;
+typedef T V __attribute__((vector_size(64)));
+static inline __attribute__((always_inline)) V ld(const T* p) {{ V v; __builtin_memcpy(&v, p, sizeof v); return v; }}
+static inline __attribute__((always_inline)) void st(T* p, V v) {{ __builtin_memcpy(p, &v, sizeof v); }}
+static const T h[{k}] __attribute__((aligned(64))) = {{{h}
+}};
+
+static inline T edge(const T* __restrict x, i64 j) {{
+    const i64 lo = {off} + j - {n} + 1 > 0 ? {off} + j - {n} + 1 : 0;
+    const i64 hi = {off} + j + 1 < {k} ? {off} + j + 1 : {k};
+    T acc = {zero};
+    for (i64 i = lo; i < hi; ++i) acc = acc + h[i] * x[{off} + j - i];
+    return acc;
+}}
+
+extern "C" __attribute__((visibility("default"))) void {entry}(const void* xv, void* yv) {{
+    const T* __restrict x = (const T*)xv;
+    T* __restrict y = (T*)yv;
+    for (i64 j = 0; j < {j_lo}; ++j) y[j] = edge(x, j);
+    i64 j = {j_lo};
+    for (; j + {RV} <= {j_hi}; j += {RV}) {{
+        const T* xp = x + {off} + j;
+        V a0 = {{}}, a1 = {{}}, a2 = {{}}, a3 = {{}}, a4 = {{}}, a5 = {{}}, a6 = {{}}, a7 = {{}};
+{block}        st(y + j, a0); st(y + j + {VL}, a1); st(y + j + {V2}, a2); st(y + j + {V3}, a3);
+        st(y + j + {V4}, a4); st(y + j + {V5}, a5); st(y + j + {V6}, a6); st(y + j + {V7}, a7);
+    }}
+    for (; j + {VL} <= {j_hi}; j += {VL}) {{
+        const T* xp = x + {off} + j;
+        V a = {{}};
+{single}        st(y + j, a);
+    }}
+    for (; j < {len}; ++j) y[j] = edge(x, j);
+}}
+extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(void) {{ return 1; }}
+)",
+                       fmt::arg("t", std::is_same_v<T, float> ? "float" : "double"), fmt::arg("n", n), fmt::arg("k", k),
+                       fmt::arg("off", off), fmt::arg("len", len), fmt::arg("h", h), fmt::arg("zero", lit<T>(0)),
+                       fmt::arg("entry", entry), fmt::arg("j_lo", j_lo), fmt::arg("j_hi", j_hi), fmt::arg("RV", R * VL),
+                       fmt::arg("VL", VL), fmt::arg("V2", 2 * VL), fmt::arg("V3", 3 * VL), fmt::arg("V4", 4 * VL),
+                       fmt::arg("V5", 5 * VL), fmt::arg("V6", 6 * VL), fmt::arg("V7", 7 * VL), fmt::arg("block", block),
+                       fmt::arg("single", single));
+}
+
+}  // namespace
+
+bool conv_tiled(std::int64_t taps, bool fastmath) { return fastmath && taps <= kTiledMaxTaps; }
+
+template <class T>
+std::string conv_source(const std::vector<T>& taps, const kernels::ConvGeometry& g, const std::string& entry, bool fma,
+                        bool fastmath) {
+    if (conv_tiled(g.k, fastmath)) return tiled_source(taps, g, entry);
     const std::int64_t n = g.n, k = g.k, off = g.offset, len = g.out_len;
     // Outputs whose every tap reads inside the signal: j in [j_lo, j_hi).
     const std::int64_t j_lo = std::min(len, std::max<std::int64_t>(0, k - 1 - off));
@@ -119,7 +196,7 @@ extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(
 
 template std::string conv_descriptor<float>(const std::vector<float>&, const kernels::ConvGeometry&, bool);
 template std::string conv_descriptor<double>(const std::vector<double>&, const kernels::ConvGeometry&, bool);
-template std::string conv_source<float>(const std::vector<float>&, const kernels::ConvGeometry&, const std::string&, bool);
-template std::string conv_source<double>(const std::vector<double>&, const kernels::ConvGeometry&, const std::string&, bool);
+template std::string conv_source<float>(const std::vector<float>&, const kernels::ConvGeometry&, const std::string&, bool, bool);
+template std::string conv_source<double>(const std::vector<double>&, const kernels::ConvGeometry&, const std::string&, bool, bool);
 
 }  // namespace neuroperf::jit

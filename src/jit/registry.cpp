@@ -226,8 +226,13 @@ Toolchain find_toolchain(const fs::path& version_cache_dir) {
 }
 
 std::vector<std::string> compile_flags(const Toolchain& tc, bool fastmath, bool parallel) {
+    // -fno-trapping-math: GCC otherwise refuses to if-convert (hence vectorise) loops with
+    // float comparisons (the LIF threshold); it changes no result, only what may be
+    // speculated, and is clang's default. -pipe: GCC hands cc1plus's output to `as` through
+    // a pipe instead of a temporary file.
     std::vector<std::string> f{"-O3", "-march=native", "-fPIC", "-shared", "-nostdlib", "-fno-exceptions",
-                               "-fno-rtti", "-fvisibility=hidden", "-fopenmp-simd", "-w"};
+                               "-fno-rtti", "-fvisibility=hidden", "-fopenmp-simd", "-fno-trapping-math", "-w"};
+    if (!tc.clang) f.push_back("-pipe");
     if (fastmath) f.push_back("-ffast-math");
     else f.push_back("-ffp-contract=off");  // as the AOT kernels: no FMA contraction, same rounding
     if (parallel) f.push_back(tc.clang ? "-fopenmp=libgomp" : "-fopenmp");  // the process's one runtime
@@ -430,6 +435,7 @@ KernelOutcome Registry::build(const KernelRequest& req, bool verbose) {
         return out;
     }
     auto flags = compile_flags(tc, req.fastmath, req.parallel);
+    flags.insert(flags.end(), req.extra_flags.begin(), req.extra_flags.end());
     std::string key = cache_key(body, tc, flags);
     std::string source = body + fmt::format("extern \"C\" __attribute__((visibility(\"default\"))) const char* "
                                             "neuroperf_jit_key(void) {{ return \"{}\"; }}\n", key);
@@ -482,7 +488,8 @@ KernelOutcome Registry::build(const KernelRequest& req, bool verbose) {
         tmp_o = temp_file(dir, key + ".o");
         compile.insert(compile.end(), {"-x", "c++", "-c", "-o", tmp_o.string(), src.string()});
         steps.push_back(compile);
-        steps.push_back({linker.string(), "-shared", "-o", tmp_so.string(), tmp_o.string(), "-lm"});
+        steps.push_back({linker.string(), "-shared", "-o", tmp_so.string(), tmp_o.string()});
+        if (req.needs_libm) steps.back().push_back("-lm");
     } else {
         // The libraries after the source, as linkers want; -nostdlib leaves only these.
         compile.insert(compile.end(), {"-x", "c++", "-o", tmp_so.string(), src.string(), "-lm"});

@@ -67,6 +67,11 @@ struct KernelRequest {
     /// Source body given the entry symbol name (generated only on a miss).
     std::function<std::string(const std::string& entry)> generate;
     bool fastmath = false, parallel = false, persistent = true;
+    /// The source calls libm (declared `extern "C"`): link -lm. Without, `ld` skips reading
+    /// libm's script and tables (~4 of a cold compile's ms).
+    bool needs_libm = false;
+    /// Kernel-specific compiler flags after the common ones (part of the key).
+    std::vector<std::string> extra_flags;
 };
 
 /// What a request resolved to. entry null: use the AOT kernel (reason says why).
