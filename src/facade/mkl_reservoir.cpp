@@ -9,6 +9,7 @@
 
 #include "facade/call_scope.hpp"
 #include "kernels/reservoir.hpp"
+#include "neuroperf/cpu.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
 namespace neuroperf {
@@ -360,8 +361,15 @@ Array<T> MKLOptimizer::run_reservoir(ArrayView<const T> state0, ArrayView<const 
         static thread_local std::vector<std::uint16_t> narrow;
         auto nnz = static_cast<std::size_t>(reservoir_weights.nnz());
         if (narrow.size() < nnz) narrow.resize(nnz);
-        if (kernels::narrow_column_indices(reservoir_weights.cols(), reservoir_weights.nnz(), rows.col_idx, narrow.data()))
+        if (kernels::narrow_column_indices(reservoir_weights.cols(), reservoir_weights.nnz(), rows.col_idx, narrow.data())) {
             rows.col16 = narrow.data();
+            // Streaming from DRAM the gather instruction wins, from cache scalar loads do
+            // (kernels::CsrRows::hw_gather); the last-level cache decides (32 MB if unknown).
+            std::int64_t llc = cpu_info().cache_bytes(3);
+            if (llc <= 0) llc = std::int64_t{32} << 20;
+            double bytes = static_cast<double>(reservoir_weights.nnz()) * static_cast<double>(sizeof(T) + 2);
+            rows.hw_gather = bytes > static_cast<double>(llc);
+        }
     }
     return run_sequence<T>(*this, t, state0, input_weights, inputs, rows, options, work);
 }

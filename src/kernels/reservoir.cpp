@@ -125,14 +125,15 @@ NP_AVX512 std::int64_t gather_loop_u16(std::int64_t e, std::int64_t hi, const st
 // Zen 4); the rest, and short rows, in four independent chains (2× faster than one chain or
 // eight at 5 entries per row).
 template <class T, bool Avx512, class I>
-NP_INLINE T dot_csr(std::int64_t lo, std::int64_t hi, const I* col, const T* val, const T* x) {
+NP_INLINE T dot_csr(std::int64_t lo, std::int64_t hi, const I* col, const T* val, const T* x, bool hw_gather = false) {
     constexpr int L = kLanes<T> / 2;
     T s = T(0);
     std::int64_t e = lo;
     if (hi - lo >= L) {
         T acc[L] = {};
 #if NP_HAVE_AVX512_CLONES
-        if constexpr (sizeof(I) < 4 && Avx512) e = gather_loop_u16<T>(e, hi, col, val, x, acc);
+        if constexpr (sizeof(I) < 4 && Avx512)
+            if (hw_gather) e = gather_loop_u16<T>(e, hi, col, val, x, acc);
 #endif
         for (; e + L <= hi; e += L) {
 #pragma omp simd
@@ -226,7 +227,8 @@ NP_INLINE void csr_blocks_body(const ReservoirStep<T>& s, const CsrRows<T>& w, s
     for (std::int64_t b = b0; b < b1; ++b) {
         std::int64_t r0 = b * kReservoirBlock, r1 = std::min(s.n, r0 + kReservoirBlock);
         if (const std::uint16_t* col16 = w.col16) {
-            finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col16, val, x); });
+            const bool hw = w.hw_gather;
+            finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col16, val, x, hw); });
         } else {
             const std::int32_t* col = w.col_idx;
             finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col, val, x); });

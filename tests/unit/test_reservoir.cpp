@@ -609,6 +609,10 @@ TYPED_TEST(ReservoirTyped, NarrowIndicesBitIdentical) {
             kernels::reservoir_sequence<T>(s, rows, steps, narrow.data());
             for (index_t i = 0; i < wide.size(); ++i)
                 ASSERT_EQ(wide.data()[i], narrow.data()[i]) << "isa " << int(isa) << " N=" << n << " element " << i;
+            rows.hw_gather = true;  // the explicit vgatherdps/pd loop (AVX-512 clone, rows ≥ 16 / 8 entries)
+            kernels::reservoir_sequence<T>(s, rows, steps, narrow.data());
+            for (index_t i = 0; i < wide.size(); ++i)
+                ASSERT_EQ(wide.data()[i], narrow.data()[i]) << "hw gather, isa " << int(isa) << " N=" << n << " element " << i;
         }
     }
     std::int32_t c = 65536;
