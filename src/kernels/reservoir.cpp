@@ -65,9 +65,15 @@ NP_INLINE void activation_block(Activation f, Precision p, std::int64_t n, doubl
 template <class T>
 inline constexpr int kLanes = 128 / static_cast<int>(sizeof(T));
 
+// Fully unrolled: left as loops, GCC kept acc on the stack and ran the halving through
+// store-to-load forwarding, 6 of the 8 µs of an N = 500, D = 1 single step (per row, even when
+// acc is all zeros). The additions and their order are unchanged (no multiplies here, so no
+// contraction can differ either): the results are the same bits.
 template <class T>
 NP_INLINE T reduce_lanes(T* acc) {
+#pragma GCC unroll 8
     for (int w = kLanes<T> / 2; w >= 1; w /= 2)
+#pragma GCC unroll 64
         for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
     return acc[0];
 }
@@ -139,7 +145,9 @@ NP_INLINE T dot_csr(std::int64_t lo, std::int64_t hi, const I* col, const T* val
 #pragma omp simd
             for (int l = 0; l < L; ++l) acc[l] += val[e + l] * x[col[e + l]];
         }
+#pragma GCC unroll 8
         for (int w = L / 2; w >= 1; w /= 2)
+#pragma GCC unroll 64
             for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
         s = acc[0];
     }
