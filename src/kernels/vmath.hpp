@@ -14,6 +14,8 @@
 //   Grade::ep   — exp degree 8, same tanh structure (≈ 2e-9 relative, MKL "EP").
 //   Grade::f32  — for results rounded to float once: the ep formulas (≪ 2^-24 relative before
 //                 the rounding, so ≤ 1 float ulp).
+//   Grade::f32ep — float "ep" of vexp / vtanh: exp degree 5 (2.4e-6 relative), tanh series 4
+//                 terms; ≈ 2e-5 relative after tanh's cancellation above 0.125.
 // low / ep / f32 are, operation for operation, the formulas the reservoir kernel used before
 // this header existed — which the JIT's generated reservoir source (src/jit/reservoir_codegen)
 // reproduces bit for bit; only Grade::high is new (it replaced per-element libm calls).
@@ -29,7 +31,7 @@
 
 namespace neuroperf::kernels::vmath {
 
-enum class Grade : std::uint8_t { high, low, ep, f32 };
+enum class Grade : std::uint8_t { high, low, ep, f32, f32ep };
 
 template <bool Fma>
 NP_VINLINE double mad(double a, double b, double c) {
@@ -41,7 +43,7 @@ inline constexpr double kExpHi = 709.782712893383973096;    // log(DBL_MAX): abo
 inline constexpr double kExpLo = -745.133219101941108420;   // log(2^-1075): below, e^x rounds to 0
 
 template <Grade G>
-inline constexpr int kExpDegree = G == Grade::high ? 13 : G == Grade::low ? 12 : 8;
+inline constexpr int kExpDegree = G == Grade::high ? 13 : G == Grade::low ? 12 : G == Grade::f32ep ? 5 : 8;
 
 // e^x for x in [kExpLo, kExpHi] (no special cases): x = k·ln2 + r, |r| ≤ ln2/2 (ln2 split in a
 // 32-bit head, so k·ln2_hi is exact, and a tail), e^r by its Taylor polynomial of degree D
@@ -122,9 +124,10 @@ NP_VINLINE double tanh(double x) {
         small = mad<Fma>(ac, a2 * s, ac);  // a + a·(a²·P): the correction is ≤ 0.13·a
         limit = kTanhSmall;
     } else {
-        double s = kTanhTaylor[6];
+        constexpr int terms = G == Grade::f32ep ? 4 : 7;
+        double s = kTanhTaylor[terms - 1];
 #pragma GCC unroll 16
-        for (int i = 5; i >= 0; --i) s = mad<Fma>(s, a2, kTanhTaylor[i]);
+        for (int i = terms - 2; i >= 0; --i) s = mad<Fma>(s, a2, kTanhTaylor[i]);
         small = ac * s;
         limit = 0.125;
     }

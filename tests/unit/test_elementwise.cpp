@@ -152,7 +152,7 @@ using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(ElementwiseTyped, FloatTypes);
 
 // Measured maxima (docs/dev/elementwise.md): double high tanh 1.08 / exp 1.15 ulp (baseline, no
-// FMA), low tanh ≈ 1.5e-15 relative / exp 2.46 ulp, ep ≈ 2e-9 / 2e-10 relative; float ≤ 0.51 ulp.
+// FMA), low tanh ≈ 1.5e-15 relative / exp 2.46 ulp, ep ≈ 2e-9 / 2e-10 relative; float high/low ≤ 0.51 ulp, ep ≈ 2e-5 / 3e-6 relative.
 TYPED_TEST(ElementwiseTyped, AccuracyAgainstLongDouble) {
     using T = TypeParam;
     constexpr bool f = std::is_same_v<T, float>;
@@ -169,8 +169,8 @@ TYPED_TEST(ElementwiseTyped, AccuracyAgainstLongDouble) {
     else check<T>("tanh", ths, {Precision::low, 0, 5e-15}, ref_tanh);  // the cancellation above 0.125
     check<T>("exp", exs, {Precision::low, f ? 0.6 : 3.0, 0}, ref_exp);
     if (f) {
-        check<T>("tanh", ths, {Precision::ep, 0.6, 0}, ref_tanh);
-        check<T>("exp", exs, {Precision::ep, 0.6, 0}, ref_exp);
+        check<T>("tanh", ths, {Precision::ep, 0, 5e-5}, ref_tanh);
+        check<T>("exp", exs, {Precision::ep, 0, 1e-5}, ref_exp);
     } else {
         check<T>("tanh", ths, {Precision::ep, 0, 2e-8}, ref_tanh);
         check<T>("exp", exs, {Precision::ep, 0, 1e-9}, ref_exp);
@@ -217,7 +217,8 @@ TYPED_TEST(ElementwiseTyped, SpecialValuesExactly) {
                 v[static_cast<std::size_t>(n)] = T(42);  // past the end: untouched
                 kernels::vtanh<T>(p, n, v.data(), v.data());
                 for (std::int64_t i = 0; i < n; ++i)
-                    ASSERT_NEAR(double(v[static_cast<std::size_t>(i)]), std::tanh(0.5), 1e-7) << "n=" << n << " " << what;
+                    ASSERT_NEAR(double(v[static_cast<std::size_t>(i)]), std::tanh(0.5), p == Precision::ep ? 5e-5 : 1e-7)
+                        << "n=" << n << " " << what;
                 ASSERT_EQ(v[static_cast<std::size_t>(n)], T(42)) << "n=" << n << " " << what;
             }
         }
