@@ -611,8 +611,16 @@ TYPED_TEST(ReservoirTyped, NarrowIndicesBitIdentical) {
                 ASSERT_EQ(wide.data()[i], narrow.data()[i]) << "isa " << int(isa) << " N=" << n << " element " << i;
             rows.hw_gather = true;  // the explicit vgatherdps/pd loop (AVX-512 clone, rows ≥ 16 / 8 entries)
             kernels::reservoir_sequence<T>(s, rows, steps, narrow.data());
-            for (index_t i = 0; i < wide.size(); ++i)
+            for (index_t i = 0; i < wide.size(); ++i) {
+#if defined(__SANITIZE_ADDRESS__)
+                // The sanitizer build does not contract the int32 loop's a·b + c into FMA as the
+                // release build does (see test_jit_reservoir.cpp); the intrinsic loop always fuses.
+                ASSERT_NEAR(double(wide.data()[i]), double(narrow.data()[i]), 64 * double(std::numeric_limits<T>::epsilon()))
+                    << "hw gather, isa " << int(isa) << " N=" << n << " element " << i;
+#else
                 ASSERT_EQ(wide.data()[i], narrow.data()[i]) << "hw gather, isa " << int(isa) << " N=" << n << " element " << i;
+#endif
+            }
         }
     }
     std::int32_t c = 65536;
