@@ -5,7 +5,8 @@
 //   N=500 d=0.01 D=50 fp32: ≤ 3 µs (scipy 10.2, ReservoirPy 35)
 //   N=2000 d=0.1, 2 threads: ≤ 100 µs (scipy 305);  N=10000 d=0.1, 2 threads: ≤ 3.5 ms (scipy 9.9 ms)
 // The counter "per_step" is seconds per step (wall time). Inputs: the recipe of
-// apps/neuroperf/suite_reservoir.cpp (bit-identical to the peers').
+// apps/neuroperf/suite_reservoir.cpp (bit-identical to the peers'). Also float64 sequences and
+// vector_tanh / vector_exp per element (docs/dev/elementwise.md).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -58,22 +59,23 @@ MKLOptimizer optimizer(int threads) {
 }
 
 // args: N, density in 1/1000, threads. One iteration = a sequence of 100 steps.
+template <class T>
 void BM_ReservoirSequenceCsr(benchmark::State& st) {
     const index_t n = st.range(0), d = 50, steps = 100;
     const double density = static_cast<double>(st.range(1)) / 1000.0;
     auto opt = optimizer(static_cast<int>(st.range(2)));
-    auto w = esn_w<float>(n, density);
-    auto w_in = filled<float>({n, d}, 3, 0.5);
-    auto inputs = filled<float>({steps, d}, 4, 1.0);
-    Array<float> x0({n});
+    auto w = esn_w<T>(n, density);
+    auto w_in = filled<T>({n, d}, 3, 0.5);
+    auto inputs = filled<T>({steps, d}, 4, 1.0);
+    Array<T> x0({n});
     for (auto _ : st) {
-        auto states = opt.run_reservoir<float>(x0.view(), w_in.view(), w, inputs.view());
+        auto states = opt.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view());
         benchmark::DoNotOptimize(states.data());
     }
     st.counters["per_step"] = benchmark::Counter(static_cast<double>(steps), benchmark::Counter::kIsIterationInvariantRate |
                                                                              benchmark::Counter::kInvert);
 }
-BENCHMARK(BM_ReservoirSequenceCsr)
+BENCHMARK(BM_ReservoirSequenceCsr<float>)
     ->ArgNames({"N", "density_milli", "threads"})
     ->Args({500, 10, 1})
     ->Args({2000, 100, 1})
@@ -82,6 +84,33 @@ BENCHMARK(BM_ReservoirSequenceCsr)
     ->Args({10000, 100, 2})
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
+
+// float64 at precision "high": the vectorised HA tanh (kernels/vmath.hpp) in every step.
+BENCHMARK(BM_ReservoirSequenceCsr<double>)
+    ->ArgNames({"N", "density_milli", "threads"})
+    ->Args({500, 10, 1})
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// vector_tanh / vector_exp per element (4096 elements per call, the result's allocation
+// included); args: precision 0 high, 1 low, 2 ep.
+template <class T, bool Tanh>
+void BM_VectorMath(benchmark::State& st) {
+    const char* modes[] = {"high", "low", "ep"};
+    MKLConfig cfg;
+    cfg.num_threads = 1;
+    cfg.precision_mode = modes[st.range(0)];
+    MKLOptimizer opt(cfg, default_context());
+    auto x = filled<T>({4096}, 5, 3.0);
+    for (auto _ : st) {
+        auto y = Tanh ? opt.vector_tanh<T>(x.view()) : opt.vector_exp<T>(x.view());
+        benchmark::DoNotOptimize(y.data());
+    }
+    st.SetItemsProcessed(st.iterations() * 4096);
+}
+BENCHMARK(BM_VectorMath<double, true>)->ArgName("precision")->DenseRange(0, 2);
+BENCHMARK(BM_VectorMath<float, true>)->ArgName("precision")->Arg(0);
+BENCHMARK(BM_VectorMath<double, false>)->ArgName("precision")->Arg(0);
 
 // One in-place step (W_in·u computed in the fused pass): args N, density in 1/1000 (1000 = dense
 // storage), threads.

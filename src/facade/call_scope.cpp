@@ -10,8 +10,6 @@
 #include <xmmintrin.h>
 #endif
 
-#include <fmt/format.h>
-
 namespace neuroperf::detail {
 namespace {
 constexpr unsigned kFtzDaz = 0x8040;  // MXCSR flush-to-zero | denormals-are-zero
@@ -44,11 +42,14 @@ FlushDenormalsScope::~FlushDenormalsScope() {
 }
 
 void prepare_workers(bool ftz, const std::string& affinity, int threads) {
+    // Compared field by field (no formatting, no allocation): this runs on every call of a
+    // multi-threaded size, and a warm call must stay cheap.
     static std::mutex mu;
-    static std::string applied;  // "<threads>|<ftz>|<affinity>"
-    std::string want = fmt::format("{}|{}|{}", threads, ftz, affinity);
+    static int applied_threads = -1;
+    static bool applied_ftz = false;
+    static std::string applied_affinity;
     std::lock_guard lock(mu);
-    if (want == applied) return;
+    if (threads == applied_threads && ftz == applied_ftz && affinity == applied_affinity) return;
     std::vector<int> plan;
     if (affinity != "none") plan = affinity_plan(affinity, threads, current_cpu_topology());
 #pragma omp parallel num_threads(threads)
@@ -66,7 +67,9 @@ void prepare_workers(bool ftz, const std::string& affinity, int threads) {
             sched_setaffinity(0, sizeof(set), &set);
         }
     }
-    applied = want;
+    applied_threads = threads;
+    applied_ftz = ftz;
+    applied_affinity = affinity;
 }
 
 CallScope::CallScope(const MKLConfig& cfg, int threads, double work) : ftz_(cfg.enable_fast_math) {

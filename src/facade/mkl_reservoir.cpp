@@ -9,6 +9,7 @@
 
 #include "facade/call_scope.hpp"
 #include "kernels/reservoir.hpp"
+#include "neuroperf/cpu.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
 namespace neuroperf {
@@ -104,6 +105,15 @@ kernels::DenseRows<T> dense_rows(ArrayView<const T> w, Array<T>& packed) {
     return {packed.data(), w.shape(1)};
 }
 
+// Work units of a CSR step as kernels::csr_work counts them (stored entries, the input term).
+template <class T>
+double csr_work(const CsrMatrix<T>& w, index_t n, index_t d) {
+    return static_cast<double>(w.nnz()) + 4.0 * static_cast<double>(n) + static_cast<double>(n) * static_cast<double>(d);
+}
+
+// run_reservoir narrows CSR column indices to 16 bits from this many steps on.
+constexpr index_t kNarrowMinSteps = 4;
+
 template <class T>
 kernels::CsrRows<T> csr_rows(const CsrMatrix<T>& w) {
     return {w.row_ptr().data(), w.col_idx().data(), w.values().data()};
@@ -153,7 +163,7 @@ void check_no_overlap(ArrayView<T> state, std::initializer_list<std::pair<const 
 // One step from x_old (contiguous) into x_new; `w` is DenseRows or CsrRows.
 template <class T, class W>
 void single_step(const MKLConfig& cfg, int threads, ArrayView<const T> w_in, ArrayView<const T> u, const T* x_old,
-                 ArrayView<T> x_new, const W& w, const ReservoirOptions<T>& o) {
+                 ArrayView<T> x_new, const W& w, const ReservoirOptions<T>& o, double work) {
     index_t n = x_new.shape(0);
     auto s = base_step<T>(cfg, threads, o, n);
     s.x_old = x_old;
@@ -165,7 +175,8 @@ void single_step(const MKLConfig& cfg, int threads, ArrayView<const T> w_in, Arr
     s.d = w_in.shape(1);
     s.u = u.data();
     s.u_stride = u.shape(0) <= 1 ? 1 : u.stride(0);
-    detail::CallScope scope(cfg, threads, static_cast<double>(n) * static_cast<double>(n));
+    // The team is prepared only when the kernel will use it (kernels::reservoir_threads).
+    detail::CallScope scope(cfg, kernels::reservoir_threads(work, threads, n), work);
     kernels::reservoir_step<T>(s, w);
 }
 
@@ -179,7 +190,7 @@ void check_state_and_input(ArrayView<const T> state, ArrayView<const T> u, index
 // Sequence: P = U·W_inᵀ (T × N) in one GEMM, then T steps writing row t of the states.
 template <class T, class W>
 Array<T> run_sequence(const MKLOptimizer& opt, int threads, ArrayView<const T> state0, ArrayView<const T> w_in,
-                      ArrayView<const T> inputs, const W& w, const ReservoirOptions<T>& o) {
+                      ArrayView<const T> inputs, const W& w, const ReservoirOptions<T>& o, double work) {
     index_t n = state0.shape(0), steps = inputs.shape(0);
     Array<T> states({steps, n});
     if (steps == 0 || n == 0) return states;
@@ -192,7 +203,7 @@ Array<T> run_sequence(const MKLOptimizer& opt, int threads, ArrayView<const T> s
     else opt.matrix_multiply_into<T>(inputs, w_in, pre, false, true);
     const MKLConfig& cfg = opt.config();
     auto s = base_step<T>(cfg, threads, o, n);
-    detail::CallScope scope(cfg, threads, static_cast<double>(n) * static_cast<double>(n));
+    detail::CallScope scope(cfg, kernels::reservoir_threads(work, threads, n), work);
     s.x_old = contiguous_state<T>(state0, false);
     s.input_pre = pre.data();
     kernels::reservoir_sequence<T>(s, w, steps, states.data());
@@ -233,9 +244,10 @@ Array<T> MKLOptimizer::optimize_reservoir_update(ArrayView<const T> reservoir_st
     Array<T> packed;
     auto rows = dense_rows<T>(reservoir_weights, packed);
     int t = num_threads();
-    log_step(*this, "reservoir_update", "dense", dtype_of<T>(), n, d, double(n) * double(n + d), t);
+    double work = double(n) * double(n + d);
+    log_step(*this, "reservoir_update", "dense", dtype_of<T>(), n, d, work, t);
     single_step<T>(config_, t, input_weights, input_spikes, contiguous_state<T>(reservoir_state, false), out.view(), rows,
-                   options);
+                   options, work);
     return out;
 }
 
@@ -253,9 +265,10 @@ Array<T> MKLOptimizer::optimize_reservoir_update(ArrayView<const T> reservoir_st
     Array<T> out({n});
     if (n == 0) return out;
     int t = num_threads();
-    log_step(*this, "reservoir_update", "csr", dtype_of<T>(), n, d, double(reservoir_weights.nnz()) + double(n * d), t);
+    double work = csr_work(reservoir_weights, n, d);
+    log_step(*this, "reservoir_update", "csr", dtype_of<T>(), n, d, work, t);
     single_step<T>(config_, t, input_weights, input_spikes, contiguous_state<T>(reservoir_state, false), out.view(),
-                   csr_rows(reservoir_weights), options);
+                   csr_rows(reservoir_weights), options, work);
     return out;
 }
 
@@ -276,8 +289,10 @@ void MKLOptimizer::reservoir_update_inplace(ArrayView<T> reservoir_state, ArrayV
     Array<T> packed;
     auto rows = dense_rows<T>(reservoir_weights, packed);
     int t = num_threads();
-    log_step(*this, "reservoir_update_inplace", "dense", dtype_of<T>(), n, d, double(n) * double(n + d), t);
-    single_step<T>(config_, t, input_weights, input_spikes, contiguous_state<T>(state, true), reservoir_state, rows, options);
+    double work = double(n) * double(n + d);
+    log_step(*this, "reservoir_update_inplace", "dense", dtype_of<T>(), n, d, work, t);
+    single_step<T>(config_, t, input_weights, input_spikes, contiguous_state<T>(state, true), reservoir_state, rows, options,
+                   work);
 }
 
 template <class T>
@@ -300,9 +315,10 @@ void MKLOptimizer::reservoir_update_inplace(ArrayView<T> reservoir_state, ArrayV
         check_no_overlap<T>(reservoir_state, {{"reservoir_weights", wv}});
     }
     int t = num_threads();
-    log_step(*this, "reservoir_update_inplace", "csr", dtype_of<T>(), n, d, double(reservoir_weights.nnz()) + double(n * d), t);
+    double work = csr_work(reservoir_weights, n, d);
+    log_step(*this, "reservoir_update_inplace", "csr", dtype_of<T>(), n, d, work, t);
     single_step<T>(config_, t, input_weights, input_spikes, contiguous_state<T>(state, true), reservoir_state,
-                   csr_rows(reservoir_weights), options);
+                   csr_rows(reservoir_weights), options, work);
 }
 
 template <class T>
@@ -319,8 +335,9 @@ Array<T> MKLOptimizer::run_reservoir(ArrayView<const T> state0, ArrayView<const 
     kernels::DenseRows<T> rows{};
     if (n > 0) rows = dense_rows<T>(reservoir_weights, packed);
     int t = num_threads();
-    log_step(*this, "run_reservoir", "dense", dtype_of<T>(), n, d, double(n) * double(n), t);
-    return run_sequence<T>(*this, t, state0, input_weights, inputs, rows, options);
+    double work = double(n) * double(n);
+    log_step(*this, "run_reservoir", "dense", dtype_of<T>(), n, d, work, t);
+    return run_sequence<T>(*this, t, state0, input_weights, inputs, rows, options, work);
 }
 
 template <class T>
@@ -334,8 +351,27 @@ Array<T> MKLOptimizer::run_reservoir(ArrayView<const T> state0, ArrayView<const 
     check_csr_w<T>(reservoir_weights, options);
     check_inputs<T>(state0, inputs, d);
     int t = num_threads();
-    log_step(*this, "run_reservoir", "csr", dtype_of<T>(), n, d, double(reservoir_weights.nnz()), t);
-    return run_sequence<T>(*this, t, state0, input_weights, inputs, csr_rows(reservoir_weights), options);
+    double work = csr_work(reservoir_weights, n, 0);
+    log_step(*this, "run_reservoir", "csr", dtype_of<T>(), n, d, work, t);
+    // Long sequences over a matrix with ≤ 65536 columns read 16-bit column indices: narrowing
+    // costs about one step's index traffic, each step then streams 2 instead of 4 bytes per
+    // index (a per-thread buffer reused across calls, like the GEMM's).
+    auto rows = csr_rows(reservoir_weights);
+    if (inputs.shape(0) >= kNarrowMinSteps && n > 0 && reservoir_weights.cols() <= kernels::kNarrowMaxCols) {
+        static thread_local std::vector<std::uint16_t> narrow;
+        auto nnz = static_cast<std::size_t>(reservoir_weights.nnz());
+        if (narrow.size() < nnz) narrow.resize(nnz);
+        if (kernels::narrow_column_indices(reservoir_weights.cols(), reservoir_weights.nnz(), rows.col_idx, narrow.data())) {
+            rows.col16 = narrow.data();
+            // Streaming from DRAM the gather instruction wins, from cache scalar loads do
+            // (kernels::CsrRows::hw_gather); the last-level cache decides (32 MB if unknown).
+            std::int64_t llc = cpu_info().cache_bytes(3);
+            if (llc <= 0) llc = std::int64_t{32} << 20;
+            double bytes = static_cast<double>(reservoir_weights.nnz()) * static_cast<double>(sizeof(T) + 2);
+            rows.hw_gather = bytes > static_cast<double>(llc);
+        }
+    }
+    return run_sequence<T>(*this, t, state0, input_weights, inputs, rows, options, work);
 }
 
 #define NEUROPERF_INSTANTIATE(T)                                                                                        \

@@ -1,18 +1,20 @@
 // The fused reservoir step, written once for float/double and compiled twice per type: with the
 // baseline flags and, for x86-64 CPUs with AVX-512, inside functions carrying a target
 // attribute (the library is built without -march=native). The bodies are always_inline
-// templates, so each wrapper gets its own vectorised copy; the choice is made once per process.
+// templates, so each wrapper gets its own vectorised copy; kernel_isa() (kernels/isa.hpp) picks
+// one per call. The activation math is kernels/vmath.hpp, shared with vexp / vtanh.
 #include "kernels/reservoir.hpp"
 
 #include <algorithm>
-#include <bit>
-#include <cmath>
 #include <type_traits>
 
 #include <omp.h>
 #if defined(__x86_64__)
-#include <xmmintrin.h>
+#include <immintrin.h>
 #endif
+
+#include "kernels/isa.hpp"
+#include "kernels/vmath.hpp"
 
 #define NP_INLINE [[gnu::always_inline]] inline
 
@@ -20,57 +22,11 @@ namespace neuroperf::kernels {
 namespace {
 
 // ---- activations ----------------------------------------------------------------------------
-// exp on [-708, 708] in double: x = k·ln2 + r, |r| ≤ ln2/2, e^r by a polynomial of `Degree`
-// (12: relative error ≈ 2e-16; 8: ≈ 2e-10, "ep"). Branch-free and without calls (nearbyint,
-// int conversions) that the baseline ISA cannot vectorise: k comes from the round-to-nearest
-// "magic number" addition, 2^k from its low bits.
-template <int Degree>
-NP_INLINE double exp_reduced(double x) {
-    constexpr double log2e = 1.4426950408889634, ln2_hi = 6.93147180369123816490e-01,
-                     ln2_lo = 1.90821492927058770002e-10, magic = 6755399441055744.0;  // 1.5·2^52
-    constexpr double c[] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
-                            1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600};
-    double t = x * log2e + magic;
-    double kf = t - magic;
-    double r = (x - kf * ln2_hi) - kf * ln2_lo;
-    double p = c[Degree];
-    for (int d = Degree - 1; d >= 0; --d) p = p * r + c[d];
-    std::int64_t k = std::bit_cast<std::int64_t>(t) - std::bit_cast<std::int64_t>(magic);
-    return p * std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
-}
-
-// tanh(x) = sign(x)·(1 − 2/(e^{2|x|} + 1)); below 0.125 the odd Taylor series (7 terms: 3e-16)
-// avoids the cancellation. |x| ≥ 20 gives ±1 exactly as in double; NaN propagates.
-template <int Degree>
-NP_INLINE double tanh_fast(double x) {
-    constexpr double c[] = {1.0, -1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835, -1382.0 / 155925, 21844.0 / 6081075};
-    double a = x < 0 ? -x : x;
-    double ac = a > 20.0 ? 20.0 : a;
-    double e = exp_reduced<Degree>(2.0 * ac);
-    double big = 1.0 - 2.0 / (e + 1.0);
-    double a2 = ac * ac, s = c[6];
-    for (int i = 5; i >= 0; --i) s = s * a2 + c[i];
-    double r = ac < 0.125 ? ac * s : big;
-    r = std::copysign(r, x);
-    return x != x ? x : r;
-}
-
-// 1/(1 + e^{-x}) from e = e^{-|x|} (never overflows): 1/(1+e) for x ≥ 0, e/(1+e) below.
-// Below −708 the true value is subnormal (< 3e-308) and 0 is returned.
-template <int Degree>
-NP_INLINE double sigmoid_fast(double x) {
-    double a = x < 0 ? -x : x;
-    double e = exp_reduced<Degree>(-(a > 708.0 ? 708.0 : a));
-    double s = 1.0 / (1.0 + e);
-    double r = x < 0 ? (a > 708.0 ? 0.0 : e * s) : s;
-    return x != x ? x : r;
-}
-
-// The fast paths evaluate in double and round once: float results are within 1 ulp at every
-// precision (the polynomial's error is far below float's), so float never needs libm. Double
-// at "high" uses libm (glibc: ≤ 2 ulp); "low" uses degree 12 (≈ 1e-15 relative), "ep" degree 8
-// (≈ 2e-9 after tanh's cancellation near 0.125).
-template <int Degree>
+// The math is kernels/vmath.hpp (shared with vexp / vtanh). Pre-activations are held in double
+// (exact for float sums), so float results are f evaluated at the f32 grade (relative error
+// ≪ 2^-24) and rounded once: ≤ 1 ulp at every precision. Double uses the grade of the
+// precision: high ≤ 1-2 ulp (HA), low a few ulp, ep ≈ 1e-8 relative.
+template <vmath::Grade G, bool Fma>
 NP_INLINE void activation_loop(Activation f, std::int64_t n, double* z) {
     switch (f) {
         case Activation::identity: return;
@@ -80,34 +36,27 @@ NP_INLINE void activation_loop(Activation f, std::int64_t n, double* z) {
             return;
         case Activation::tanh:
 #pragma omp simd
-            for (std::int64_t i = 0; i < n; ++i) z[i] = tanh_fast<Degree>(z[i]);
+            for (std::int64_t i = 0; i < n; ++i) z[i] = vmath::tanh<G, Fma>(z[i]);
             return;
         case Activation::sigmoid:
 #pragma omp simd
-            for (std::int64_t i = 0; i < n; ++i) z[i] = sigmoid_fast<Degree>(z[i]);
+            for (std::int64_t i = 0; i < n; ++i) z[i] = vmath::sigmoid<G, Fma>(z[i]);
             return;
     }
 }
 
-// Activation on a block of pre-activations held in double (exact for float sums, so float
-// results are f rounded once).
-template <class T>
+template <class T, bool Fma>
 NP_INLINE void activation_block(Activation f, Precision p, std::int64_t n, double* z) {
-    if (std::is_same_v<T, double> && p == Precision::high && (f == Activation::tanh || f == Activation::sigmoid)) {
-        for (std::int64_t i = 0; i < n; ++i) {
-            double x = z[i];
-            if (f == Activation::tanh) {
-                z[i] = std::tanh(x);
-            } else {
-                double e = std::exp(-std::fabs(x));
-                z[i] = x < 0 ? e / (1.0 + e) : 1.0 / (1.0 + e);
-            }
+    using vmath::Grade;
+    if constexpr (std::is_same_v<T, float>) {
+        activation_loop<Grade::f32, Fma>(f, n, z);
+    } else {
+        switch (p) {
+            case Precision::high: return activation_loop<Grade::high, Fma>(f, n, z);
+            case Precision::low: return activation_loop<Grade::low, Fma>(f, n, z);
+            case Precision::ep: return activation_loop<Grade::ep, Fma>(f, n, z);
         }
-        return;
     }
-    // Float needs ≪ 2^-24 relative before its one rounding: degree 8 (≈ 2e-9) is enough.
-    if (std::is_same_v<T, float> || p == Precision::ep) activation_loop<8>(f, n, z);
-    else activation_loop<12>(f, n, z);
 }
 
 // ---- row sums -------------------------------------------------------------------------------
@@ -116,9 +65,15 @@ NP_INLINE void activation_block(Activation f, Precision p, std::int64_t n, doubl
 template <class T>
 inline constexpr int kLanes = 128 / static_cast<int>(sizeof(T));
 
+// Fully unrolled: left as loops, GCC kept acc on the stack and ran the halving through
+// store-to-load forwarding, 6 of the 8 µs of an N = 500, D = 1 single step (per row, even when
+// acc is all zeros). The additions and their order are unchanged (no multiplies here, so no
+// contraction can differ either): the results are the same bits.
 template <class T>
 NP_INLINE T reduce_lanes(T* acc) {
+#pragma GCC unroll 8
     for (int w = kLanes<T> / 2; w >= 1; w /= 2)
+#pragma GCC unroll 64
         for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
     return acc[0];
 }
@@ -137,22 +92,62 @@ NP_INLINE T dot_contiguous(std::int64_t n, const T* a, const T* b) {
     return s;
 }
 
+#if NP_HAVE_AVX512_CLONES
+// The long-row loop of dot_csr for 16-bit column indices: acc[l] += val[e+l]·x[col[e+l]] over
+// whole 64-byte vectors from e while e + lanes ≤ hi; returns the new e. GCC 12 vectorises a
+// gather only through 32/64-bit indices and otherwise emulates it with scalar loads (measured
+// slower than the int32 indices it was meant to beat), so the AVX-512 clone widens the indices
+// (vpmovzxwd) and gathers explicitly. Same products and fused adds as the int32 loop. A real
+// call (dot_csr itself has no target attribute, so this cannot be inlined into it): only rows
+// of ≥ 16 (float) / 8 (double) entries get here.
+template <class T>
+NP_AVX512 std::int64_t gather_loop_u16(std::int64_t e, std::int64_t hi, const std::uint16_t* col, const T* val,
+                                                 const T* x, T* acc) {
+    if constexpr (std::is_same_v<T, float>) {
+        __m512 a = _mm512_loadu_ps(acc);
+        for (; e + 16 <= hi; e += 16) {
+            // The masked forms with a zero source: the unmasked ones start from _mm512_undefined_*,
+            // which GCC 12 reports as maybe-uninitialized.
+            __m512i ci = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e)));
+            __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, ci, x, 4);
+            a = _mm512_fmadd_ps(_mm512_loadu_ps(val + e), xv, a);
+        }
+        _mm512_storeu_ps(acc, a);
+    } else {
+        __m512d a = _mm512_loadu_pd(acc);
+        for (; e + 8 <= hi; e += 8) {
+            __m256i ci = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + e)));
+            __m512d xv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, ci, x, 8);
+            a = _mm512_fmadd_pd(_mm512_loadu_pd(val + e), xv, a);
+        }
+        _mm512_storeu_pd(acc, a);
+    }
+    return e;
+}
+#endif
+
 // Row of a CSR matrix times x in a fixed order. Long rows: 64-byte lanes of gathered products
 // (AVX-512 gathers: 2× faster than scalar loads at 200 and 1000 entries per row, measured on
 // Zen 4); the rest, and short rows, in four independent chains (2× faster than one chain or
 // eight at 5 entries per row).
-template <class T>
-NP_INLINE T dot_csr(std::int64_t lo, std::int64_t hi, const std::int32_t* col, const T* val, const T* x) {
+template <class T, bool Avx512, class I>
+NP_INLINE T dot_csr(std::int64_t lo, std::int64_t hi, const I* col, const T* val, const T* x, bool hw_gather = false) {
     constexpr int L = kLanes<T> / 2;
     T s = T(0);
     std::int64_t e = lo;
     if (hi - lo >= L) {
         T acc[L] = {};
+#if NP_HAVE_AVX512_CLONES
+        if constexpr (sizeof(I) < 4 && Avx512)
+            if (hw_gather) e = gather_loop_u16<T>(e, hi, col, val, x, acc);
+#endif
         for (; e + L <= hi; e += L) {
 #pragma omp simd
             for (int l = 0; l < L; ++l) acc[l] += val[e + l] * x[col[e + l]];
         }
+#pragma GCC unroll 8
         for (int w = L / 2; w >= 1; w /= 2)
+#pragma GCC unroll 64
             for (int l = 0; l < w; ++l) acc[l] += acc[l + w];
         s = acc[0];
     }
@@ -187,7 +182,14 @@ NP_INLINE void finish_block(const ReservoirStep<T>& s, std::int64_t r0, std::int
                             RowSum row_sum) {
     std::int64_t len = r1 - r0;
     if (const T* pre = s.input_pre) {
-        for (std::int64_t i = r0; i < r1; ++i) z[i - r0] = static_cast<double>(T(pre[i] + row_sum(i)));
+        // Row sums first, then one vectorised pass adding the input term: the row loop then
+        // carries only the sums' chains, so more short rows are in flight at once (same
+        // additions, same results; 15% of an N = 500, d = 0.01 step).
+        alignas(64) T rs[kReservoirBlock];
+        for (std::int64_t i = r0; i < r1; ++i) rs[i - r0] = row_sum(i);
+        const T* p = pre + r0;
+#pragma omp simd
+        for (std::int64_t i = 0; i < len; ++i) z[i] = static_cast<double>(T(p[i] + rs[i]));
     } else {
         for (std::int64_t i = r0; i < r1; ++i) z[i - r0] = static_cast<double>(T(input_term(s, i) + row_sum(i)));
     }
@@ -223,23 +225,28 @@ NP_INLINE void dense_blocks_body(const ReservoirStep<T>& s, const DenseRows<T>& 
     }
 }
 
-template <class T>
+template <class T, bool Avx512>
 NP_INLINE void csr_blocks_body(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1,
                                ActivationFn act) {
     alignas(64) double z[kReservoirBlock];
     const T* x = s.x_old;
     const std::int64_t* rp = w.row_ptr;
-    const std::int32_t* col = w.col_idx;
     const T* val = w.values;
     for (std::int64_t b = b0; b < b1; ++b) {
         std::int64_t r0 = b * kReservoirBlock, r1 = std::min(s.n, r0 + kReservoirBlock);
-        finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T>(rp[i], rp[i + 1], col, val, x); });
+        if (const std::uint16_t* col16 = w.col16) {
+            const bool hw = w.hw_gather;
+            finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col16, val, x, hw); });
+        } else {
+            const std::int32_t* col = w.col_idx;
+            finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col, val, x); });
+        }
     }
 }
 
 template <class T>
 __attribute__((noinline)) void activation_generic(Activation f, Precision p, std::int64_t n, double* z) {
-    activation_block<T>(f, p, n, z);
+    activation_block<T, false>(f, p, n, z);
 }
 template <class T>
 void dense_blocks_generic(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1) {
@@ -247,14 +254,13 @@ void dense_blocks_generic(const ReservoirStep<T>& s, const DenseRows<T>& w, std:
 }
 template <class T>
 void csr_blocks_generic(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1) {
-    csr_blocks_body(s, w, b0, b1, &activation_generic<T>);
+    csr_blocks_body<T, false>(s, w, b0, b1, &activation_generic<T>);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define NP_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,bmi2")))
+#if NP_HAVE_AVX512_CLONES
 template <class T>
 NP_AVX512 __attribute__((noinline)) void activation_avx512(Activation f, Precision p, std::int64_t n, double* z) {
-    activation_block<T>(f, p, n, z);
+    activation_block<T, true>(f, p, n, z);
 }
 template <class T>
 NP_AVX512 void dense_blocks_avx512(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1) {
@@ -262,30 +268,25 @@ NP_AVX512 void dense_blocks_avx512(const ReservoirStep<T>& s, const DenseRows<T>
 }
 template <class T>
 NP_AVX512 void csr_blocks_avx512(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1) {
-    csr_blocks_body(s, w, b0, b1, &activation_avx512<T>);
-}
-bool cpu_has_avx512() {
-    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
-    return has;
+    csr_blocks_body<T, true>(s, w, b0, b1, &activation_avx512<T>);
 }
 #endif
 
 template <class T, class W>
 using BlocksFn = void (*)(const ReservoirStep<T>&, const W&, std::int64_t, std::int64_t);
 
-// Dispatch once: the variant for this CPU.
+// The variant for kernel_isa() (one relaxed atomic load per call, so tests can switch).
 template <class T>
 BlocksFn<T, DenseRows<T>> dense_variant() {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (cpu_has_avx512()) return &dense_blocks_avx512<T>;
+#if NP_HAVE_AVX512_CLONES
+    if (kernel_isa() == KernelIsa::avx512) return &dense_blocks_avx512<T>;
 #endif
     return &dense_blocks_generic<T>;
 }
 template <class T>
 BlocksFn<T, CsrRows<T>> csr_variant() {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (cpu_has_avx512()) return &csr_blocks_avx512<T>;
+#if NP_HAVE_AVX512_CLONES
+    if (kernel_isa() == KernelIsa::avx512) return &csr_blocks_avx512<T>;
 #endif
     return &csr_blocks_generic<T>;
 }
@@ -356,36 +357,36 @@ int reservoir_threads(double work, int threads, std::int64_t n) {
 template <class T>
 void reservoir_step(const ReservoirStep<T>& step, const DenseRows<T>& w) {
     if (step.n == 0) return;
-    static const auto fn = dense_variant<T>();
+    const auto fn = dense_variant<T>();
     run_blocks<T, DenseRows<T>>(fn, step, w, dense_work(step), 1, nullptr);
 }
 
 template <class T>
 void reservoir_step(const ReservoirStep<T>& step, const CsrRows<T>& w) {
     if (step.n == 0) return;
-    static const auto fn = csr_variant<T>();
+    const auto fn = csr_variant<T>();
     run_blocks<T, CsrRows<T>>(fn, step, w, csr_work(step, w), 1, nullptr);
 }
 
 template <class T>
 void reservoir_sequence(const ReservoirStep<T>& first, const DenseRows<T>& w, std::int64_t steps, T* states) {
     if (first.n == 0 || steps == 0) return;
-    static const auto fn = dense_variant<T>();
+    const auto fn = dense_variant<T>();
     run_blocks<T, DenseRows<T>>(fn, first, w, dense_work(first), steps, states);
 }
 
 template <class T>
 void reservoir_sequence(const ReservoirStep<T>& first, const CsrRows<T>& w, std::int64_t steps, T* states) {
     if (first.n == 0 || steps == 0) return;
-    static const auto fn = csr_variant<T>();
+    const auto fn = csr_variant<T>();
     run_blocks<T, CsrRows<T>>(fn, first, w, csr_work(first, w), steps, states);
 }
 
 template <class T>
 void apply_activation(Activation f, Precision p, std::int64_t n, T* z) {
     ActivationFn act = &activation_generic<T>;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (cpu_has_avx512()) act = &activation_avx512<T>;  // the variant the steps use
+#if NP_HAVE_AVX512_CLONES
+    if (kernel_isa() == KernelIsa::avx512) act = &activation_avx512<T>;  // the variant the steps use
 #endif
     double buf[kReservoirBlock];
     for (std::int64_t i0 = 0; i0 < n; i0 += kReservoirBlock) {
@@ -394,6 +395,13 @@ void apply_activation(Activation f, Precision p, std::int64_t n, T* z) {
         act(f, p, len, buf);
         for (std::int64_t i = 0; i < len; ++i) z[i0 + i] = static_cast<T>(buf[i]);
     }
+}
+
+bool narrow_column_indices(std::int64_t cols, std::int64_t nnz, const std::int32_t* col, std::uint16_t* out) {
+    if (cols > kNarrowMaxCols) return false;
+#pragma omp simd
+    for (std::int64_t e = 0; e < nnz; ++e) out[e] = static_cast<std::uint16_t>(col[e]);
+    return true;
 }
 
 #define NEUROPERF_INSTANTIATE(T)                                                  \

@@ -17,13 +17,29 @@ struct DenseRows {
     std::int64_t ld = 0;
 };
 
-/// A CSR matrix's arrays (see neuroperf::CsrMatrix).
+/// A CSR matrix's arrays (see neuroperf::CsrMatrix). `col16`, when set, holds the same column
+/// indices narrowed to 16 bits (narrow_column_indices) and is read instead of col_idx: at
+/// N = 10⁴, d = 0.1 a step streams 60 MB instead of 80 MB from DRAM.
 template <class T>
 struct CsrRows {
     const std::int64_t* row_ptr = nullptr;
     const std::int32_t* col_idx = nullptr;
     const T* values = nullptr;
+    const std::uint16_t* col16 = nullptr;
+    /// With col16, the AVX-512 clone gathers x with vgatherdps/pd (true) or lets GCC emulate the
+    /// gather with scalar loads (false). Measured on Zen 4, float, 1 thread: streaming from DRAM
+    /// (N = 10⁴, d = 0.1, 60 MB) the instruction is 1.47× faster (6.15 vs 9.0 ms per step);
+    /// with the matrix in cache (N = 2000, d = 0.1, 2.4 MB) the scalar loads are 1.27× faster
+    /// (142 vs 180 µs). The façade sets it when the matrix does not fit the last-level cache.
+    bool hw_gather = false;
 };
+
+/// Column counts up to this fit 16-bit indices (0 … 65535).
+inline constexpr std::int64_t kNarrowMaxCols = 65536;
+
+/// out[e] = col[e] for e < nnz as 16-bit values, when `cols` ≤ kNarrowMaxCols (the CsrMatrix
+/// invariant 0 ≤ col < cols makes that lossless); returns false, writing nothing, otherwise.
+bool narrow_column_indices(std::int64_t cols, std::int64_t nnz, const std::int32_t* col, std::uint16_t* out);
 
 /// One step's operands. x_old must be contiguous and must not overlap x_new (the in-place
 /// façade copies the state into a per-thread buffer first).
