@@ -1,5 +1,7 @@
 #include "jit/reservoir_codegen.hpp"
 
+#include "kernels/isa.hpp"
+
 #include <type_traits>
 
 #include <fmt/format.h>
@@ -142,8 +144,8 @@ kernels::Precision reservoir_precision(const std::string& mode) {
 
 bool reservoir_aot_uses_fma() {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-    const auto& isa = cpu_info().isa;  // kernels/reservoir.cpp: cpu_has_avx512()
-    return isa.avx512f && isa.avx512dq && isa.avx512vl && isa.avx512bw;
+    // The AOT step's clone in use (NEUROPERF_KERNEL_ISA=baseline selects the unfused one).
+    return kernels::kernel_isa() == kernels::KernelIsa::avx512;
 #else
     return false;
 #endif

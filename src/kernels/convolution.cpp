@@ -1,4 +1,5 @@
 #include "kernels/convolution.hpp"
+#include "kernels/isa.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -182,14 +183,9 @@ NEUROPERF_AVX512 i64 nonzeros_avx512(const double* x, i64 n, i64* pos) {
         if (x[s] != 0.0) pos[m++] = s;
     return m;
 }
-bool cpu_has_avx512() {
-    static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
-    return has;
-}
 template <class T>
 i64 nonzeros(const T* x, i64 n, i64* pos) {
-    return cpu_has_avx512() ? nonzeros_avx512(x, n, pos) : nonzeros_generic(x, n, pos);
+    return kernel_isa() == KernelIsa::avx512 ? nonzeros_avx512(x, n, pos) : nonzeros_generic(x, n, pos);
 }
 #else
 template <class T>

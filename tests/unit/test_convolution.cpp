@@ -1,6 +1,7 @@
 // Spike convolution: every algorithm and mode against a naive long-double numpy.convolve, hard-coded
 // numpy outputs, the exact recursive filter of the families, the cost model's choices, errors.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -10,6 +11,7 @@
 #include <array>
 
 #include "kernels/convolution.hpp"
+#include "kernels/isa.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
@@ -463,6 +465,41 @@ TEST(ConvolutionStreaming, LargeResultsEqualSmallOnes) {
             for (long t = 0; t < n; ++t) {
                 ASSERT_EQ(yi(c, t), ri(t)) << "iir c=" << c << " t=" << t << " n=" << n;
                 ASSERT_EQ(ye(c, t), re(t)) << "event c=" << c << " t=" << t << " n=" << n;
+            }
+        }
+    }
+}
+
+// The event path's spike search has a baseline and an AVX-512 variant (kernels/isa.hpp): both
+// give the same result, including NaN samples, -0 (not a spike) and lengths around 8/16.
+TYPED_TEST(ConvolutionTyped, EventSearchSameOnBothIsas) {
+    using T = TypeParam;
+    auto opt = make_opt(1);
+    ConvolutionOptions ev;
+    ev.algorithm = "event";
+    std::vector<T> taps{1, 2, 3};
+    ArrayView<const T> hv(taps.data(), {3});
+    for (long n : {1L, 7L, 8L, 9L, 15L, 16L, 17L, 33L, 1000L}) {
+        auto x = spikes<T>(n, 0.1, 77 + static_cast<std::uint64_t>(n), true);
+        x[static_cast<std::size_t>(n / 2)] = T(-0.0);
+        if (n > 3) x[3] = std::numeric_limits<T>::quiet_NaN();
+        ArrayView<const T> xv(x.data(), {n});
+        std::vector<Array<T>> out;
+        for (auto isa : {k::KernelIsa::baseline, k::best_kernel_isa()}) {
+            ASSERT_TRUE(k::set_kernel_isa(isa));
+            out.push_back(opt.optimize_spike_convolution<T>(xv, hv, "full", ev));
+        }
+        k::set_kernel_isa(k::best_kernel_isa());
+        ASSERT_EQ(out[0].size(), out[1].size());
+        for (index_t i = 0; i < out[0].size(); ++i)
+            ASSERT_EQ(std::memcmp(&out[0].data()[i], &out[1].data()[i], sizeof(T)), 0) << "n=" << n << " i=" << i;
+        auto ref = naive(widen(x), widen(taps), "full");
+        for (index_t i = 0; i < out[0].size(); ++i) {
+            double r = static_cast<double>(ref[static_cast<std::size_t>(i)]);
+            if (std::isnan(r)) {
+                ASSERT_TRUE(std::isnan(static_cast<double>(out[0].data()[i]))) << "n=" << n << " i=" << i;
+            } else {
+                ASSERT_NEAR(static_cast<double>(out[0].data()[i]), r, 1e-5 * (1 + std::fabs(r))) << "n=" << n << " i=" << i;
             }
         }
     }

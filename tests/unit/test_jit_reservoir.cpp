@@ -65,16 +65,6 @@ struct Operands {
     }
 };
 
-// Double "high" tanh / sigmoid: the generated source evaluates kernels/vmath.hpp's Grade::high
-// formulas (vectorised, 1-2 ulp), this tree's AOT step calls libm per element (glibc tanh ≤ 2.1
-// ulp): equal within a few ulps, not bit for bit, until the AOT step evaluates vmath.hpp too.
-// Every other activation / precision is still compared bit for bit.
-template <class T>
-bool libm_in_jit_only(const ReservoirKernelSpec& spec) {
-    return std::is_same_v<T, double> && spec.precision == "high" &&
-           (spec.activation == Activation::tanh || spec.activation == Activation::sigmoid);
-}
-
 template <class T>
 void reservoir_case(const JITCompiler& jit, ReservoirKernelSpec spec, std::uint64_t seed) {
     SCOPED_TRACE(fmt::format("{} N={} D={} a={} {} {} {} {}", sizeof(T) == 4 ? "f32" : "f64", spec.num_neurons, spec.input_dim,
@@ -120,11 +110,6 @@ void reservoir_case(const JITCompiler& jit, ReservoirKernelSpec spec, std::uint6
         ASSERT_NEAR(static_cast<double>(x_jit(i)), static_cast<double>(x_aot(i)),
                     8 * eps * static_cast<double>(n + d + 2) * (1 + std::fabs(static_cast<double>(x_aot(i))))) << "row " << i;
 #else
-        if (libm_in_jit_only<T>(spec)) {
-            ASSERT_NEAR(static_cast<double>(x_jit(i)), static_cast<double>(x_aot(i)), 1e-15 * (1 + std::fabs(static_cast<double>(x_aot(i)))))
-                << "row " << i;
-            continue;
-        }
         ASSERT_EQ(std::memcmp(&x_jit(i), &x_aot(i), sizeof(T)), 0) << "row " << i << ": jit " << x_jit(i) << " aot " << x_aot(i);
 #endif
     }
@@ -193,7 +178,7 @@ TEST(JitReservoir, DefaultsStridedStateNanAndFallback) {
 #if defined(__SANITIZE_ADDRESS__)
         ASSERT_NEAR(big1(i), big2(i), 1e-13 * (1 + std::fabs(big2(i)))) << i;  // see reservoir_case
 #else
-        ASSERT_NEAR(big1(i), big2(i), 1e-15 * (1 + std::fabs(big2(i)))) << i;  // double tanh "high": see libm_in_jit_only
+        ASSERT_EQ(std::memcmp(&big1(i), &big2(i), sizeof(double)), 0) << i << ": " << big1(i) << " vs " << big2(i);
 #endif
         if (i % 2) {
             ASSERT_EQ(big1(i), 99.0);
@@ -210,7 +195,7 @@ TEST(JitReservoir, DefaultsStridedStateNanAndFallback) {
 #if defined(__SANITIZE_ADDRESS__)
     for (index_t i = 0; i < 100; ++i) EXPECT_NEAR(y1(i), y2(i), 1e-13 * (1 + std::fabs(y2(i)))) << i;  // see reservoir_case
 #else
-    for (index_t i = 0; i < 100; ++i) EXPECT_NEAR(y1(i), y2(i), 1e-15 * (1 + std::fabs(y2(i)))) << i;  // see libm_in_jit_only
+    for (index_t i = 0; i < 100; ++i) EXPECT_EQ(std::memcmp(&y1(i), &y2(i), sizeof(double)), 0) << i << ": " << y1(i) << " vs " << y2(i);
 #endif
 }
 
