@@ -192,7 +192,7 @@ template <class T, class W>
 Array<T> run_sequence(const MKLOptimizer& opt, int threads, ArrayView<const T> state0, ArrayView<const T> w_in,
                       ArrayView<const T> inputs, const W& w, const ReservoirOptions<T>& o, double work) {
     index_t n = state0.shape(0), steps = inputs.shape(0);
-    Array<T> states({steps, n});
+    Array<T> states = Array<T>::uninitialized({steps, n});  // the sequence writes every step
     if (steps == 0 || n == 0) return states;
     // P = U·W_inᵀ in a per-thread buffer reused across calls (no page faults once warm).
     static thread_local std::vector<T> pre_buffer;
