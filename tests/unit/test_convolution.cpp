@@ -11,6 +11,7 @@
 #include <array>
 
 #include "kernels/convolution.hpp"
+#include "test_support.hpp"
 #include "kernels/isa.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
@@ -485,14 +486,18 @@ TYPED_TEST(ConvolutionTyped, EventSearchSameOnBothIsas) {
         if (n > 3) x[3] = std::numeric_limits<T>::quiet_NaN();
         ArrayView<const T> xv(x.data(), {n});
         std::vector<Array<T>> out;
-        for (auto isa : {k::KernelIsa::baseline, k::best_kernel_isa()}) {
-            ASSERT_TRUE(k::set_kernel_isa(isa));
-            out.push_back(opt.optimize_spike_convolution<T>(xv, hv, "full", ev));
+        {
+            neuroperf::test_support::IsaGuard guard;
+            for (auto isa : neuroperf::test_support::isas_here()) {
+                ASSERT_TRUE(k::set_kernel_isa(isa));
+                out.push_back(opt.optimize_spike_convolution<T>(xv, hv, "full", ev));
+            }
         }
-        k::set_kernel_isa(k::best_kernel_isa());
-        ASSERT_EQ(out[0].size(), out[1].size());
-        for (index_t i = 0; i < out[0].size(); ++i)
-            ASSERT_EQ(std::memcmp(&out[0].data()[i], &out[1].data()[i], sizeof(T)), 0) << "n=" << n << " i=" << i;
+        for (std::size_t v = 1; v < out.size(); ++v) {
+            ASSERT_EQ(out[0].size(), out[v].size());
+            for (index_t i = 0; i < out[0].size(); ++i)
+                ASSERT_EQ(std::memcmp(&out[0].data()[i], &out[v].data()[i], sizeof(T)), 0) << "n=" << n << " i=" << i;
+        }
         auto ref = naive(widen(x), widen(taps), "full");
         for (index_t i = 0; i < out[0].size(); ++i) {
             double r = static_cast<double>(ref[static_cast<std::size_t>(i)]);

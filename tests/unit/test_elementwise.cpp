@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/isa.hpp"
 
@@ -23,17 +24,8 @@ namespace {
 
 using LD = long double;
 
-// Restores the clone choice of the process when a test switched it.
-struct IsaGuard {
-    kernels::KernelIsa saved = kernels::kernel_isa();
-    ~IsaGuard() { kernels::set_kernel_isa(saved); }
-};
-
-std::vector<kernels::KernelIsa> isas_here() {
-    std::vector<kernels::KernelIsa> v{kernels::KernelIsa::baseline};
-    if (kernels::best_kernel_isa() == kernels::KernelIsa::avx512) v.push_back(kernels::KernelIsa::avx512);
-    return v;
-}
+using test_support::IsaGuard;
+using test_support::isas_here;
 
 const char* isa_name(kernels::KernelIsa i) { return i == kernels::KernelIsa::avx512 ? "avx512" : "baseline"; }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "test_support.hpp"
 #include "kernels/isa.hpp"
 #include "kernels/reservoir.hpp"
 #include "neuroperf/error.hpp"
@@ -35,18 +36,8 @@ MKLOptimizer make_opt(int threads = 1, const std::string& precision = "high") {
     return MKLOptimizer(cfg, make_context(o));
 }
 
-// Restores the process's instruction-set clone after a test switched it (kernels/isa.hpp).
-struct IsaGuard {
-    kernels::KernelIsa saved = kernels::kernel_isa();
-    ~IsaGuard() { kernels::set_kernel_isa(saved); }
-};
-
-// The clones this CPU can run: baseline always, AVX-512 when present.
-std::vector<kernels::KernelIsa> isas_here() {
-    std::vector<kernels::KernelIsa> v{kernels::KernelIsa::baseline};
-    if (kernels::best_kernel_isa() == kernels::KernelIsa::avx512) v.push_back(kernels::KernelIsa::avx512);
-    return v;
-}
+using test_support::IsaGuard;
+using test_support::isas_here;
 
 template <class T>
 Array<T> random_array(std::initializer_list<index_t> shape, std::uint64_t seed, double scale = 1.0) {

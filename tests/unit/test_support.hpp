@@ -13,6 +13,9 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
+#include "kernels/isa.hpp"
 #include "neuroperf/context.hpp"
 
 namespace neuroperf::test_support {
@@ -78,6 +81,19 @@ std::string expect_throw_msg(F&& f) {
     }
     ADD_FAILURE() << "no exception thrown";
     return {};
+}
+
+// Restores the process's instruction-set clone after a test switched it (kernels/isa.hpp).
+struct IsaGuard {
+    kernels::KernelIsa saved = kernels::kernel_isa();
+    ~IsaGuard() { kernels::set_kernel_isa(saved); }
+};
+
+// The clones this CPU can run: baseline always, AVX-512 when present.
+inline std::vector<kernels::KernelIsa> isas_here() {
+    std::vector<kernels::KernelIsa> v{kernels::KernelIsa::baseline};
+    if (kernels::best_kernel_isa() == kernels::KernelIsa::avx512) v.push_back(kernels::KernelIsa::avx512);
+    return v;
 }
 
 }  // namespace neuroperf::test_support
