@@ -66,8 +66,17 @@ void update(const LifConstants<T>& c, SpikeStepArgs<T>& a) {
         gi[i] = gii * p_ii;
         flag[i] = spk;
     }
-    std::int64_t k = 0;
-    for (std::int64_t i = b; i < e; ++i)
+    // Compaction as in the generated kernel (jit/spike_codegen.cpp): blocks of 16 flags tested
+    // at once, a block with a spike walked; spikes[k] only overwrites flags already read.
+    std::int64_t k = 0, i = b;
+    for (; i + 16 <= e; i += 16) {
+        std::int32_t any = 0;
+        for (int u = 0; u < 16; ++u) any |= flag[i + u];
+        if (!any) continue;
+        for (int u = 0; u < 16; ++u)
+            if (flag[i + u]) a.spikes[k++] = static_cast<std::int32_t>(i + u);
+    }
+    for (; i < e; ++i)
         if (flag[i]) a.spikes[k++] = static_cast<std::int32_t>(i);
     a.num_spikes = k;
 }
