@@ -30,35 +30,27 @@ constexpr std::uint64_t kSeed = 42;
 constexpr double kTau = 20;
 
 
-template <class T>
-std::shared_ptr<Array<T>> spike_trains(index_t channels, index_t steps, double p) {
-    static std::mutex mu;
-    static std::tuple<index_t, index_t, double, std::shared_ptr<Array<T>>> last{-1, -1, 0.0, nullptr};
-    std::lock_guard lock(mu);
-    if (std::get<0>(last) == channels && std::get<1>(last) == steps && std::get<2>(last) == p) return std::get<3>(last);
-    last = {-1, -1, 0.0, nullptr};  // free the previous inputs first
-    auto x = std::make_shared<Array<T>>(Array<T>({channels, steps}));
-    const std::uint64_t key = kSeed ^ (std::uint64_t{1} << 48);
-    for (index_t i = 0; i < channels * steps; ++i) {
-        double u = hash_to_unit(splitmix64(key ^ static_cast<std::uint64_t>(i)));
-        x->data()[i] = u < p ? T(1) : T(0);
-    }
-    last = {channels, steps, p, x};
-    return x;
-}
-
-// The same trains as bytes (what a NumPy bool array is).
+// The trains as bytes (what a NumPy bool array is), generated once per configuration.
 std::shared_ptr<std::vector<std::uint8_t>> byte_trains(index_t channels, index_t steps, double p) {
     static std::mutex mu;
     static std::tuple<index_t, index_t, double, std::shared_ptr<std::vector<std::uint8_t>>> last{-1, -1, 0.0, nullptr};
     std::lock_guard lock(mu);
     if (std::get<0>(last) == channels && std::get<1>(last) == steps && std::get<2>(last) == p) return std::get<3>(last);
-    last = {-1, -1, 0.0, nullptr};
+    last = {-1, -1, 0.0, nullptr};  // free the previous inputs first
     auto x = std::make_shared<std::vector<std::uint8_t>>(static_cast<std::size_t>(channels * steps));
     const std::uint64_t key = kSeed ^ (std::uint64_t{1} << 48);
     for (index_t i = 0; i < channels * steps; ++i)
         (*x)[static_cast<std::size_t>(i)] = hash_to_unit(splitmix64(key ^ static_cast<std::uint64_t>(i))) < p ? 1 : 0;
     last = {channels, steps, p, x};
+    return x;
+}
+
+// The same trains as T (0/1), widened from the bytes.
+template <class T>
+std::shared_ptr<Array<T>> spike_trains(index_t channels, index_t steps, double p) {
+    auto bytes = byte_trains(channels, steps, p);
+    auto x = std::make_shared<Array<T>>(Array<T>::uninitialized({channels, steps}));
+    for (index_t i = 0; i < channels * steps; ++i) x->data()[i] = static_cast<T>((*bytes)[static_cast<std::size_t>(i)]);
     return x;
 }
 

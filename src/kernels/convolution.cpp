@@ -154,8 +154,6 @@ __attribute__((always_inline)) inline i64 nonzeros_impl(const T* x, i64 n, i64* 
         if (x[s] != T(0)) pos[m++] = s;
     return m;
 }
-i64 nonzeros_generic(const float* x, i64 n, i64* pos) { return nonzeros_impl(x, n, pos); }
-i64 nonzeros_generic(const double* x, i64 n, i64* pos) { return nonzeros_impl(x, n, pos); }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // AVX-512: one compare per vector gives a bit mask of the nonzero lanes (unordered ≠, so NaN
@@ -185,12 +183,12 @@ NEUROPERF_AVX512 i64 nonzeros_avx512(const double* x, i64 n, i64* pos) {
 }
 template <class T>
 i64 nonzeros(const T* x, i64 n, i64* pos) {
-    return kernel_isa() == KernelIsa::avx512 ? nonzeros_avx512(x, n, pos) : nonzeros_generic(x, n, pos);
+    return kernel_isa() == KernelIsa::avx512 ? nonzeros_avx512(x, n, pos) : nonzeros_impl(x, n, pos);
 }
 #else
 template <class T>
 i64 nonzeros(const T* x, i64 n, i64* pos) {
-    return nonzeros_generic(x, n, pos);
+    return nonzeros_impl(x, n, pos);
 }
 #endif
 

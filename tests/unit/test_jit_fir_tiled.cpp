@@ -15,15 +15,11 @@
 #include "test_support.hpp"
 
 using namespace neuroperf;
+using test_support::quiet_context;
 using test_support::TempDir;
 
 namespace {
 
-Context quiet_context(const std::filesystem::path& cache) {
-    ContextOptions o = test_support::quiet_opts();
-    o.cache_dir = cache;
-    return make_context(o);
-}
 
 // numpy.convolve(x, h, mode) from its definition, in long double, with Σ|x·h| for the bound.
 void naive(const std::vector<double>& x, const std::vector<double>& h, const std::string& mode, std::vector<long double>& y,

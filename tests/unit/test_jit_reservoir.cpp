@@ -17,15 +17,11 @@
 #include "test_support.hpp"
 
 using namespace neuroperf;
+using test_support::quiet_context;
 using test_support::TempDir;
 
 namespace {
 
-Context quiet_context(const std::filesystem::path& cache) {
-    ContextOptions o = test_support::quiet_opts();
-    o.cache_dir = cache;
-    return make_context(o);
-}
 
 MKLOptimizer make_opt(const std::string& precision) {
     MKLConfig cfg;

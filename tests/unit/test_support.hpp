@@ -68,6 +68,13 @@ inline ContextOptions quiet_opts() {
     return o;
 }
 
+// A quiet context whose caches (JIT kernels, calibration) live in `cache`.
+inline Context quiet_context(const std::filesystem::path& cache) {
+    ContextOptions o = quiet_opts();
+    o.cache_dir = cache;
+    return make_context(o);
+}
+
 /// Runs f, expects it to throw E, returns the message (a test failure otherwise).
 template <class E, class F>
 std::string expect_throw_msg(F&& f) {
