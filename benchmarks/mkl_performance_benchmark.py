@@ -73,6 +73,10 @@ def main() -> None:
             rows[-1]["cpp_call_s"] = cpp
             rows[-1]["python_overhead_s"] = ours - cpp
             print(f"    C++ call {cpp * 1e6:.2f} us -> Python overhead {(ours - cpp) * 1e6:.2f} us")
+        # Into a preallocated result (out=), as in a loop that reuses its buffer.
+        c = np.empty((n, n), np.float32)
+        row(rows, f"matmul_small_out/float32/n={n}", t(lambda: single.optimize_matrix_multiply(a, a, out=c)),
+            "numpy", t(lambda: np.matmul(a, a, out=c)))
 
     # Spike convolution: 64 channels x T with an exponential kernel, against np.convolve per channel
     # and scipy.signal.fftconvolve.

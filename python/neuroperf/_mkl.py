@@ -46,7 +46,8 @@ class MKLConfig(_Config):
 class MKLOptimizer(_core._MKLOptimizer):
     """The seed's MKLOptimizer. Every method takes NumPy arrays (float32/float64, any strides,
     views without copies), objects with __dlpack__ (JAX, PyTorch) or array-likes, and returns
-    NumPy arrays that own their C++ buffer (no copy). The GIL is released while kernels run.
+    NumPy arrays that own their C++ buffer (no copy; optimize_matrix_multiply writes into a NumPy
+    array, or into out=). The GIL is released while kernels run.
     Mixed dtypes compute in float64; bool/integer arrays (spike trains) are converted.
     """
 

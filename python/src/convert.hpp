@@ -76,6 +76,12 @@ std::int32_t* int32_buffer(nb::handle obj, const char* arg, index_t size, bool w
 template <class T>
 nb::object to_numpy_view(Array<T>&& storage, ArrayView<const T> view);
 
+/// A new C-ordered NumPy array of `shape` allocated by NumPy (its allocator, not ours): what a
+/// small result is written into, since handing a C++ buffer over costs a capsule per call.
+/// Uninitialised; `data` receives its first element.
+template <class T>
+nb::object new_numpy(std::span<const index_t> shape, T** data);
+
 /// A NumPy array owning `a`'s buffer (no copy).
 template <class T>
 nb::object to_numpy(Array<T>&& a);

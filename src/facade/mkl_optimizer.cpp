@@ -229,6 +229,11 @@ void MKLOptimizer::matrix_multiply_into(ArrayView<const T> a, ArrayView<const T>
     if (may_alias(out, a) || may_alias(out, b))
         throw ValueError(fmt::format("out: must not overlap the inputs, but it overlaps {}", may_alias(out, a) ? "a" : "b"));
 
+    if (k == 0) {  // an empty sum: zeros (not left to each backend's beta = 0 handling)
+        for (index_t i = 0; i < m; ++i)
+            for (index_t j = 0; j < n; ++j) out(i, j) = T(0);
+        return;
+    }
     auto gemm = kernel<T>(m, n, k);
     if (config_.verbose)
         context_.log(fmt::format("matrix_multiply {} ({}x{}x{}): backend {}, {} thread(s)", dtype_name(dtype_of<T>()), m, n, k,
@@ -256,9 +261,8 @@ Array<T> MKLOptimizer::optimize_matrix_multiply(ArrayView<const T> a, ArrayView<
     if (a.rank() != 2) throw ShapeError(fmt::format("a: expected a rank-2 array, got shape {}", shape_str(a.layout())));
     if (b.rank() != 2) throw ShapeError(fmt::format("b: expected a rank-2 array, got shape {}", shape_str(b.layout())));
     index_t m = transpose_a ? a.shape(1) : a.shape(0), n = transpose_b ? b.shape(0) : b.shape(1);
-    index_t k = transpose_a ? a.shape(0) : a.shape(1);
-    // With k ≥ 1 the product (beta = 0) writes every element; k = 0 gives zeros.
-    Array<T> c = k > 0 ? Array<T>::uninitialized({m, n}) : Array<T>({m, n});
+    // matrix_multiply_into writes every element (zeros when k = 0).
+    Array<T> c = Array<T>::uninitialized({m, n});
     matrix_multiply_into<T>(a, b, c.view(), transpose_a, transpose_b);
     return c;
 }

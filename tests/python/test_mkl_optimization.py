@@ -187,10 +187,52 @@ def test_matmul_bad_inputs(opt, a, b, exc, words):
 
 
 def test_output_owns_the_cpp_buffer_without_copy(opt):
-    c = opt.optimize_matrix_multiply(np.ones((4, 4)), np.ones((4, 4)))
-    assert not c.flags.owndata and type(c.base).__name__ == "PyCapsule"
-    assert c.flags.writeable and c.flags.c_contiguous
-    assert c.ctypes.data % 64 == 0  # neuroperf's 64-byte aligned buffer, handed over
+    y = opt.vector_tanh(np.ones((4, 4)))
+    assert not y.flags.owndata and type(y.base).__name__ == "PyCapsule"
+    assert y.flags.writeable and y.flags.c_contiguous
+    assert y.ctypes.data % 64 == 0  # neuroperf's 64-byte aligned buffer, handed over
+
+
+def test_matmul_result_is_numpy_allocated(opt):
+    # A product is written straight into a NumPy-allocated array (cheaper than handing over a
+    # buffer at small sizes): an ordinary array that owns its data.
+    c = opt.optimize_matrix_multiply(np.ones((4, 4), np.float32), np.ones((4, 4), np.float32))
+    assert c.flags.owndata and c.base is None and c.flags.writeable and c.flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,n,k", [(0, 3, 2), (1, 1, 1), (3, 4, 0), (7, 13, 11), (32, 32, 32)])
+@pytest.mark.parametrize("out_layout", ["C", "F", "strided"])
+def test_matmul_out_written_in_place(opt, dtype, m, n, k, out_layout):
+    r = rng(m + 7 * n + 49 * k)
+    a = r.standard_normal((m, k)).astype(dtype)
+    b = r.standard_normal((k, n)).astype(dtype)
+    base = np.full((2 * m + 1, 2 * n + 1), np.nan, dtype)
+    out = {"C": base[:m, :n].copy(), "F": np.asfortranarray(base[:m, :n]), "strided": base[1::2, 1::2]}[out_layout]
+    assert out.shape == (m, n)
+    got = opt.optimize_matrix_multiply(a, b, out=out)
+    assert got is out
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=tol(dtype, k), atol=tol(dtype, k) * max(1, k))
+    if out_layout == "strided":  # the gaps between the strided elements are untouched
+        assert np.isnan(base[0::2, :]).all() and np.isnan(base[:, 0::2]).all()
+
+
+def test_matmul_out_errors(opt):
+    a = np.ones((3, 4), np.float32)
+    b = np.ones((4, 5), np.float32)
+    with pytest.raises(npf.ShapeError, match="out: expected shape \\(3, 5\\)"):
+        opt.optimize_matrix_multiply(a, b, out=np.empty((5, 3), np.float32))
+    with pytest.raises(npf.TypeError, match="out"):
+        opt.optimize_matrix_multiply(a, b, out=np.empty((3, 5), np.float64))  # not converted
+    with pytest.raises(npf.TypeError, match="out"):
+        opt.optimize_matrix_multiply(a, b, out=[[0.0] * 5] * 3)
+    ro = np.empty((3, 5), np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(npf.ValueError, match="out"):
+        opt.optimize_matrix_multiply(a, b, out=ro)
+    sq = np.ones((4, 4), np.float32)
+    with pytest.raises(npf.ValueError, match="overlap"):
+        opt.optimize_matrix_multiply(sq, sq, out=sq)
 
 
 # --- elementwise ------------------------------------------------------------------------------

@@ -115,6 +115,11 @@ void multiply_suite() {
             EXPECT_EQ(c.shape(0), s.m);
             EXPECT_EQ(c.shape(1), s.n);
             expect_product<T>(a.view(), b.view(), c.view(), ta, tb);
+            // Into an array holding garbage: every element written (zeros when k = 0).
+            Array<T> into({s.m, s.n});
+            into.fill(std::numeric_limits<T>::quiet_NaN());
+            opt.template matrix_multiply_into<T>(a.view(), b.view(), into.view(), ta, tb);
+            expect_product<T>(a.view(), b.view(), into.view(), ta, tb);
         }
 }
 TEST(OptimizerMultiply, ShapesFloat) { multiply_suite<float>(); }
