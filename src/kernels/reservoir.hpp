@@ -75,6 +75,21 @@ inline constexpr std::int64_t kReservoirBlock = 256;
 inline constexpr double kReservoirParallelWork = 60000.0;
 int reservoir_threads(double work, int threads, std::int64_t n);
 
+/// First block of thread `id` (0 ≤ id ≤ nt; id = nt gives the block count) when the
+/// ⌈n / kReservoirBlock⌉ blocks of a step are shared out in nt contiguous ranges of about equal
+/// cost (pure function). Cost of a row: its stored entries plus kReservoirRowCost (row_ptr =
+/// null: dense, every row the same). Thread id runs blocks [split(id), split(id + 1)); whole
+/// blocks only, so the results do not depend on the split.
+inline constexpr std::int64_t kReservoirRowCost = 4;
+std::int64_t reservoir_block_split(std::int64_t n, const std::int64_t* row_ptr, int id, int nt);
+
+/// Threads for run_reservoir's input GEMM P = U·W_inᵀ of `work` = T·N·D multiply-adds, out of
+/// `threads` (pure function): one below kReservoirGemmParallelWork. Handing a small GEMM to the
+/// BLAS thread team costs more than it saves: at N = 500, D = 50, T = 100 (2.5·10⁶) the 2-thread
+/// GEMM made the whole call 1.4× slower than on 1 thread (see docs/guide/reservoir.md).
+inline constexpr double kReservoirGemmParallelWork = 8.0e6;
+int reservoir_gemm_threads(double work, int threads);
+
 template <class T>
 void reservoir_step(const ReservoirStep<T>& step, const DenseRows<T>& w);
 template <class T>
