@@ -84,9 +84,10 @@ inline constexpr std::int64_t kReservoirRowCost = 4;
 std::int64_t reservoir_block_split(std::int64_t n, const std::int64_t* row_ptr, int id, int nt);
 
 /// Threads for run_reservoir's input GEMM P = U·W_inᵀ of `work` = T·N·D multiply-adds, out of
-/// `threads` (pure function): one below kReservoirGemmParallelWork. Handing a small GEMM to the
-/// BLAS thread team costs more than it saves: at N = 500, D = 50, T = 100 (2.5·10⁶) the 2-thread
-/// GEMM made the whole call 1.4× slower than on 1 thread (see docs/guide/reservoir.md).
+/// `threads` (pure function): one below kReservoirGemmParallelWork. A small GEMM on the thread
+/// team saves tens of µs, but the worker then spins beside the caller's single-threaded steps:
+/// at N = 500, D = 50, T = 100 (2.5·10⁶) that made the whole call 1.4× slower than on 1 thread
+/// (see docs/guide/reservoir.md).
 inline constexpr double kReservoirGemmParallelWork = 8.0e6;
 int reservoir_gemm_threads(double work, int threads);
 
