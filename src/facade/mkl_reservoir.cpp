@@ -200,10 +200,11 @@ Array<T> run_sequence(const MKLOptimizer& opt, int threads, ArrayView<const T> s
     if (pre_buffer.size() < need) pre_buffer.resize(need);
     ArrayView<T> pre(pre_buffer.data(), {steps, n});
     const MKLConfig& cfg = opt.config();
+    const int step_threads = kernels::reservoir_threads(work, threads, n);
     const double gemm_work = static_cast<double>(steps) * static_cast<double>(n) * static_cast<double>(inputs.shape(1));
     if (inputs.shape(1) == 0) {
         std::fill_n(pre_buffer.data(), need, T(0));  // D = 0: no input term
-    } else if (threads > 1 && kernels::reservoir_gemm_threads(gemm_work, threads) == 1) {
+    } else if (threads > 1 && kernels::reservoir_gemm_threads(gemm_work, step_threads, threads) == 1) {
         // A small GEMM runs on the calling thread (kernels::reservoir_gemm_threads): an
         // optimizer on the same context with one thread: the GEMM a 1-thread call runs, so the
         // states equal that call's bit for bit.
@@ -215,7 +216,7 @@ Array<T> run_sequence(const MKLOptimizer& opt, int threads, ArrayView<const T> s
         opt.matrix_multiply_into<T>(inputs, w_in, pre, false, true);
     }
     auto s = base_step<T>(cfg, threads, o, n);
-    detail::CallScope scope(cfg, kernels::reservoir_threads(work, threads, n), work);
+    detail::CallScope scope(cfg, step_threads, work);
     s.x_old = contiguous_state<T>(state0, false);
     s.input_pre = pre.data();
     kernels::reservoir_sequence<T>(s, w, steps, states.data());

@@ -383,8 +383,9 @@ std::int64_t reservoir_block_split(std::int64_t n, const std::int64_t* row_ptr, 
     return lo;
 }
 
-int reservoir_gemm_threads(double work, int threads) {
-    return threads <= 1 || work < kReservoirGemmParallelWork ? 1 : threads;
+int reservoir_gemm_threads(double work, int step_threads, int threads) {
+    if (threads <= 1) return 1;
+    return step_threads <= 1 && work < kReservoirGemmParallelWork ? 1 : threads;
 }
 
 template <class T>

@@ -741,19 +741,26 @@ TYPED_TEST(ReservoirTyped, SequenceWithCachedIndices) {
     check(changed, reference(w), "values changed after caching");
 }
 
-// Small sequences on 2 threads: the GEMM runs on one thread below kReservoirGemmParallelWork
-// (and the steps below kReservoirParallelWork); the states equal the 1-thread call's bit for bit
-// on both sides of the threshold.
+// Small sequences on 2 threads: with single-threaded steps (below kReservoirParallelWork) the
+// GEMM runs on one thread below kReservoirGemmParallelWork; the states equal the 1-thread
+// call's bit for bit on both sides of the thresholds.
 TYPED_TEST(ReservoirTyped, SmallSequenceThreadsBitIdentical) {
     using T = TypeParam;
-    EXPECT_EQ(kernels::reservoir_gemm_threads(kernels::kReservoirGemmParallelWork - 1, 2), 1);
-    EXPECT_EQ(kernels::reservoir_gemm_threads(kernels::kReservoirGemmParallelWork, 2), 2);
-    EXPECT_EQ(kernels::reservoir_gemm_threads(1e12, 1), 1);
+    constexpr double g = kernels::kReservoirGemmParallelWork;
+    EXPECT_EQ(kernels::reservoir_gemm_threads(g - 1, 1, 2), 1);
+    EXPECT_EQ(kernels::reservoir_gemm_threads(g, 1, 2), 2);
+    EXPECT_EQ(kernels::reservoir_gemm_threads(g - 1, 2, 2), 2);  // steps keep the worker busy anyway
+    EXPECT_EQ(kernels::reservoir_gemm_threads(1e12, 1, 1), 1);
+    EXPECT_EQ(kernels::reservoir_gemm_threads(1e12, 2, 1), 1);
     auto one = make_opt(1), two = make_opt(2);
-    for (index_t n : {1, 2, 3, 97, 500}) {
+    for (index_t n : {1, 2, 3, 97, 500, 1500}) {  // 1500 at d = 0.05: parallel steps, 2-thread GEMM
         for (index_t steps : {1, 5, 40}) {
             const index_t d = 50;
-            auto w = CsrMatrix<T>::from_dense(random_reservoir<T>(n, 0.02, 930 + static_cast<std::uint64_t>(n)).view());
+            const double density = n == 1500 ? 0.05 : 0.02;
+            auto w = CsrMatrix<T>::from_dense(random_reservoir<T>(n, density, 930 + static_cast<std::uint64_t>(n)).view());
+            if (n == 1500) {
+                ASSERT_GT(kernels::reservoir_threads(double(w.nnz()) + 4.0 * double(n), 2, n), 1);
+            }
             auto w_in = random_array<T>({n, d}, 931);
             auto inputs = random_array<T>({steps, d}, 932);
             auto x0 = random_array<T>({n}, 933, 0.5);
