@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -37,6 +38,12 @@ public:
     std::span<const T> values() const { return values_; }
     std::span<T> values() { return values_; }
 
+    /// The column indices narrowed to 16 bits when cols() ≤ 65536 (empty span otherwise, and
+    /// for a moved-from matrix). Computed on the first call (one pass over col_idx, nnz·2 bytes
+    /// kept with the matrix) and reused: the indices never change after construction, and copies
+    /// share the cache. Thread-safe. Used by MKLOptimizer::run_reservoir (16-bit index streams).
+    std::span<const std::uint16_t> col_idx16() const;
+
     /// y = A·x (naive, reference-quality); shapes checked.
     void multiply(ArrayView<const T> x, ArrayView<T> y) const;
 
@@ -48,6 +55,9 @@ private:
     std::vector<std::int64_t> row_ptr_{0};
     std::vector<std::int32_t> col_idx_;
     std::vector<T> values_;
+    struct Narrow;  // the col_idx16() cache, shared by copies
+    static std::shared_ptr<Narrow> make_narrow();
+    std::shared_ptr<Narrow> narrow_ = make_narrow();
 };
 
 }  // namespace neuroperf

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -17,6 +18,31 @@ CsrMatrix<T>::CsrMatrix(index_t rows, index_t cols, std::vector<std::int64_t> ro
                         std::vector<std::int32_t> col_idx, std::vector<T> values)
     : rows_(rows), cols_(cols), row_ptr_(std::move(row_ptr)), col_idx_(std::move(col_idx)), values_(std::move(values)) {
     validate();
+}
+
+template <class T>
+struct CsrMatrix<T>::Narrow {
+    std::once_flag once;
+    std::vector<std::uint16_t> idx;
+};
+
+template <class T>
+std::shared_ptr<typename CsrMatrix<T>::Narrow> CsrMatrix<T>::make_narrow() {
+    return std::make_shared<Narrow>();
+}
+
+template <class T>
+std::span<const std::uint16_t> CsrMatrix<T>::col_idx16() const {
+    if (!narrow_ || cols_ > 65536) return {};
+    Narrow& n = *narrow_;
+    // call_once: concurrent first calls wait for one narrowing; a throw (bad_alloc) leaves the
+    // flag unset, so a later call retries.
+    std::call_once(n.once, [&] {
+        std::vector<std::uint16_t> out(col_idx_.size());
+        for (std::size_t e = 0; e < col_idx_.size(); ++e) out[e] = static_cast<std::uint16_t>(col_idx_[e]);
+        n.idx = std::move(out);
+    });
+    return {n.idx.data(), n.idx.size()};
 }
 
 template <class T>

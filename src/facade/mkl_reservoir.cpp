@@ -199,11 +199,24 @@ Array<T> run_sequence(const MKLOptimizer& opt, int threads, ArrayView<const T> s
     std::size_t need = static_cast<std::size_t>(steps) * static_cast<std::size_t>(n);
     if (pre_buffer.size() < need) pre_buffer.resize(need);
     ArrayView<T> pre(pre_buffer.data(), {steps, n});
-    if (inputs.shape(1) == 0) std::fill_n(pre_buffer.data(), need, T(0));  // D = 0: no input term
-    else opt.matrix_multiply_into<T>(inputs, w_in, pre, false, true);
     const MKLConfig& cfg = opt.config();
+    const int step_threads = kernels::reservoir_threads(work, threads, n);
+    const double gemm_work = static_cast<double>(steps) * static_cast<double>(n) * static_cast<double>(inputs.shape(1));
+    if (inputs.shape(1) == 0) {
+        std::fill_n(pre_buffer.data(), need, T(0));  // D = 0: no input term
+    } else if (threads > 1 && kernels::reservoir_gemm_threads(gemm_work, step_threads, threads) == 1) {
+        // A small GEMM runs on the calling thread (kernels::reservoir_gemm_threads): an
+        // optimizer on the same context with one thread: the GEMM a 1-thread call runs, so the
+        // states equal that call's bit for bit.
+        MKLConfig one = cfg;
+        one.num_threads = 1;
+        one.verbose = false;
+        MKLOptimizer(std::move(one), opt.context()).matrix_multiply_into<T>(inputs, w_in, pre, false, true);
+    } else {
+        opt.matrix_multiply_into<T>(inputs, w_in, pre, false, true);
+    }
     auto s = base_step<T>(cfg, threads, o, n);
-    detail::CallScope scope(cfg, kernels::reservoir_threads(work, threads, n), work);
+    detail::CallScope scope(cfg, step_threads, work);
     s.x_old = contiguous_state<T>(state0, false);
     s.input_pre = pre.data();
     kernels::reservoir_sequence<T>(s, w, steps, states.data());
@@ -353,16 +366,14 @@ Array<T> MKLOptimizer::run_reservoir(ArrayView<const T> state0, ArrayView<const 
     int t = num_threads();
     double work = csr_work(reservoir_weights, n, 0);
     log_step(*this, "run_reservoir", "csr", dtype_of<T>(), n, d, work, t);
-    // Long sequences over a matrix with ≤ 65536 columns read 16-bit column indices: narrowing
-    // costs about one step's index traffic, each step then streams 2 instead of 4 bytes per
-    // index (a per-thread buffer reused across calls, like the GEMM's).
+    // Long sequences over a matrix with ≤ 65536 columns read 16-bit column indices: each step
+    // streams 2 instead of 4 bytes per index. The narrowed copy is cached with the matrix
+    // (CsrMatrix::col_idx16), so only the first such call pays its one pass over col_idx.
     auto rows = csr_rows(reservoir_weights);
     if (inputs.shape(0) >= kNarrowMinSteps && n > 0 && reservoir_weights.cols() <= kernels::kNarrowMaxCols) {
-        static thread_local std::vector<std::uint16_t> narrow;
-        auto nnz = static_cast<std::size_t>(reservoir_weights.nnz());
-        if (narrow.size() < nnz) narrow.resize(nnz);
-        if (kernels::narrow_column_indices(reservoir_weights.cols(), reservoir_weights.nnz(), rows.col_idx, narrow.data())) {
-            rows.col16 = narrow.data();
+        auto c16 = reservoir_weights.col_idx16();
+        if (c16.size() == static_cast<std::size_t>(reservoir_weights.nnz()) && !c16.empty()) {
+            rows.col16 = c16.data();
             // Streaming from DRAM the gather instruction wins, from cache scalar loads do
             // (kernels::CsrRows::hw_gather); the last-level cache decides (32 MB if unknown).
             std::int64_t llc = cpu_info().cache_bytes(3);

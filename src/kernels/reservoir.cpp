@@ -296,6 +296,11 @@ BlocksFn<T, CsrRows<T>> csr_variant() {
 // Whole blocks per thread, contiguous ranges: the same rows go through the same code whatever
 // the thread count. One parallel region for the whole sequence, a barrier between steps;
 // workers get the caller's FTZ/DAZ setting.
+template <class T>
+const std::int64_t* row_ptr_of(const DenseRows<T>&) { return nullptr; }
+template <class T>
+const std::int64_t* row_ptr_of(const CsrRows<T>& w) { return w.row_ptr; }
+
 template <class T, class W>
 void run_blocks(BlocksFn<T, W> fn, const ReservoirStep<T>& first, const W& w, double work, std::int64_t steps,
                 T* states) {
@@ -322,7 +327,10 @@ void run_blocks(BlocksFn<T, W> fn, const ReservoirStep<T>& first, const W& w, do
         unsigned saved = _mm_getcsr(), want = first.ftz ? (saved | 0x8040u) : (saved & ~0x8040u);
         if (want != saved) _mm_setcsr(want);
 #endif
-        std::int64_t b0 = blocks * id / nt, b1 = blocks * (id + 1) / nt;
+        // Ranges of equal cost (stored entries), not of equal row count: rows of a CSR
+        // reservoir need not have the same length.
+        const std::int64_t* rp = row_ptr_of(w);
+        std::int64_t b0 = reservoir_block_split(n, rp, id, nt), b1 = reservoir_block_split(n, rp, id + 1, nt);
         for (std::int64_t q = 0; q < steps; ++q) {
             fn(step_at(q), w, b0, b1);
             if (q + 1 < steps) {
@@ -352,6 +360,32 @@ int reservoir_threads(double work, int threads, std::int64_t n) {
     if (threads <= 1 || work < kReservoirParallelWork) return 1;
     std::int64_t blocks = (n + kReservoirBlock - 1) / kReservoirBlock;
     return static_cast<int>(std::min<std::int64_t>(threads, blocks));
+}
+
+std::int64_t reservoir_block_split(std::int64_t n, const std::int64_t* row_ptr, int id, int nt) {
+    const std::int64_t blocks = (n + kReservoirBlock - 1) / kReservoirBlock;
+    if (id <= 0 || nt <= 0) return 0;
+    if (id >= nt) return blocks;
+    // Cost of rows [0, r): prefix of stored entries plus the per-row part; non-decreasing in r.
+    auto cost = [&](std::int64_t b) {
+        std::int64_t r = std::min(n, b * kReservoirBlock);
+        return static_cast<double>(row_ptr ? row_ptr[r] : 0) + static_cast<double>(kReservoirRowCost * r);
+    };
+    const double target = cost(blocks) * static_cast<double>(id) / static_cast<double>(nt);
+    std::int64_t lo = 0, hi = blocks;  // first boundary with cost ≥ target
+    while (lo < hi) {
+        std::int64_t mid = lo + (hi - lo) / 2;
+        if (cost(mid) < target) lo = mid + 1;
+        else hi = mid;
+    }
+    // The nearer of the two boundaries around the target.
+    if (lo > 0 && target - cost(lo - 1) <= cost(lo) - target) --lo;
+    return lo;
+}
+
+int reservoir_gemm_threads(double work, int step_threads, int threads) {
+    if (threads <= 1) return 1;
+    return step_threads <= 1 && work < kReservoirGemmParallelWork ? 1 : threads;
 }
 
 template <class T>

@@ -75,6 +75,24 @@ inline constexpr std::int64_t kReservoirBlock = 256;
 inline constexpr double kReservoirParallelWork = 60000.0;
 int reservoir_threads(double work, int threads, std::int64_t n);
 
+/// First block of thread `id` (0 ≤ id ≤ nt; id = nt gives the block count) when the
+/// ⌈n / kReservoirBlock⌉ blocks of a step are shared out in nt contiguous ranges of about equal
+/// cost (pure function). Cost of a row: its stored entries plus kReservoirRowCost (row_ptr =
+/// null: dense, every row the same). Thread id runs blocks [split(id), split(id + 1)); whole
+/// blocks only, so the results do not depend on the split.
+inline constexpr std::int64_t kReservoirRowCost = 4;
+std::int64_t reservoir_block_split(std::int64_t n, const std::int64_t* row_ptr, int id, int nt);
+
+/// Threads for run_reservoir's input GEMM P = U·W_inᵀ of `work` = T·N·D multiply-adds, out of
+/// `threads`, when the steps run on `step_threads` (reservoir_threads) (pure function): one when
+/// the steps run on one thread and work < kReservoirGemmParallelWork, else `threads`. A small
+/// GEMM on the thread team saves tens of µs, but the idle worker then spins beside the caller's
+/// single-threaded steps: at N = 500, D = 50, T = 100 (2.5·10⁶) that made the whole call 1.4×
+/// slower than on 1 thread (docs/guide/reservoir.md). Steps on several threads keep the worker
+/// busy anyway, so their GEMM keeps the threads.
+inline constexpr double kReservoirGemmParallelWork = 8.0e6;
+int reservoir_gemm_threads(double work, int step_threads, int threads);
+
 template <class T>
 void reservoir_step(const ReservoirStep<T>& step, const DenseRows<T>& w);
 template <class T>

@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -667,6 +668,166 @@ TYPED_TEST(ReservoirTyped, NonFiniteOnBothIsas) {
             for (index_t i = 0; i < n; ++i)
                 EXPECT_EQ(std::isnan(states(t, i)), i == 3) << "isa " << int(isa) << " t=" << t << " i=" << i;
     }
+}
+
+// CsrMatrix::col_idx16: the narrowed indices equal col_idx, are computed once and shared by
+// copies, absent above 65536 columns and for moved-from matrices; concurrent first calls agree.
+TYPED_TEST(ReservoirTyped, CachedNarrowIndices) {
+    using T = TypeParam;
+    for (index_t n : {0, 1, 2, 3, 31, 257}) {
+        auto csr = CsrMatrix<T>::from_dense(random_reservoir<T>(n, 0.3, 900 + static_cast<std::uint64_t>(n)).view());
+        auto c16 = csr.col_idx16();
+        ASSERT_EQ(c16.size(), csr.col_idx().size()) << "N=" << n;
+        for (std::size_t e = 0; e < c16.size(); ++e) ASSERT_EQ(c16[e], csr.col_idx()[e]) << "N=" << n << " entry " << e;
+        if (c16.empty()) continue;
+        EXPECT_EQ(csr.col_idx16().data(), c16.data()) << "N=" << n << ": narrowed again";
+        CsrMatrix<T> copy = csr;
+        EXPECT_EQ(copy.col_idx16().data(), c16.data()) << "N=" << n << ": the copy does not share the cache";
+        CsrMatrix<T> moved = std::move(copy);
+        EXPECT_EQ(moved.col_idx16().data(), c16.data());
+        EXPECT_TRUE(copy.col_idx16().empty());  // NOLINT(bugprone-use-after-move): documented state
+    }
+    // The boundary: 65536 columns narrow (the last index 65535), 65537 do not.
+    CsrMatrix<T> edge(1, 65536, {0, 2}, {0, 65535}, {T(1), T(2)});
+    ASSERT_EQ(edge.col_idx16().size(), 2u);
+    EXPECT_EQ(edge.col_idx16()[1], 65535);
+    CsrMatrix<T> wide(1, 65537, {0, 1}, {65536}, {T(1)});
+    EXPECT_TRUE(wide.col_idx16().empty());
+    // Concurrent first calls: one narrowing, one pointer.
+    auto big = CsrMatrix<T>::from_dense(random_reservoir<T>(300, 0.5, 910).view());
+    const std::uint16_t* seen[4] = {};
+    std::vector<std::thread> pool;
+    for (int k = 0; k < 4; ++k) pool.emplace_back([&, k] { seen[k] = big.col_idx16().data(); });
+    for (auto& th : pool) th.join();
+    for (int k = 1; k < 4; ++k) EXPECT_EQ(seen[k], seen[0]);
+}
+
+// run_reservoir reads the cached 16-bit indices: a second call (cache warm), a fresh matrix with
+// the same arrays (cache cold) and the values changed in place between calls (the cache holds
+// only indices) all give the states of the int32 path, bit for bit.
+TYPED_TEST(ReservoirTyped, SequenceWithCachedIndices) {
+    using T = TypeParam;
+    auto opt = make_opt();
+    const index_t n = 211, d = 3, steps = 6;  // steps ≥ 4: the narrowed path
+    auto w = CsrMatrix<T>::from_dense(random_reservoir<T>(n, 0.2, 920).view());
+    auto w_in = random_array<T>({n, d}, 921);
+    auto inputs = random_array<T>({steps, d}, 922);
+    auto x0 = random_array<T>({n}, 923, 0.5);
+    ReservoirOptions<T> o;
+    o.leak_rate = T(0.8);
+    // The reference: the kernel's sequence over the int32 indices after the same GEMM.
+    auto reference = [&](const CsrMatrix<T>& m) {
+        Array<T> pre({steps, n}), out({steps, n});
+        opt.matrix_multiply_into<T>(inputs.view(), w_in.view(), pre.view(), false, true);
+        kernels::ReservoirStep<T> s;
+        s.n = n;
+        s.x_old = x0.data();
+        s.input_pre = pre.data();
+        s.leak = o.leak_rate;
+        kernels::CsrRows<T> rows{m.row_ptr().data(), m.col_idx().data(), m.values().data()};
+        kernels::reservoir_sequence<T>(s, rows, steps, out.data());
+        return out;
+    };
+    auto check = [&](const Array<T>& got, const Array<T>& want, const char* what) {
+        for (index_t i = 0; i < got.size(); ++i) ASSERT_EQ(got.data()[i], want.data()[i]) << what << " element " << i;
+    };
+    auto cold = opt.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view(), o);
+    ASSERT_FALSE(w.col_idx16().empty());
+    auto warm = opt.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view(), o);
+    check(cold, reference(w), "cold cache");
+    check(warm, cold, "warm cache");
+    for (auto& v : w.values()) v = -v * T(0.5);
+    auto changed = opt.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view(), o);
+    check(changed, reference(w), "values changed after caching");
+}
+
+// Small sequences on 2 threads: with single-threaded steps (below kReservoirParallelWork) the
+// GEMM runs on one thread below kReservoirGemmParallelWork; the states equal the 1-thread
+// call's bit for bit on both sides of the thresholds.
+TYPED_TEST(ReservoirTyped, SmallSequenceThreadsBitIdentical) {
+    using T = TypeParam;
+    constexpr double g = kernels::kReservoirGemmParallelWork;
+    EXPECT_EQ(kernels::reservoir_gemm_threads(g - 1, 1, 2), 1);
+    EXPECT_EQ(kernels::reservoir_gemm_threads(g, 1, 2), 2);
+    EXPECT_EQ(kernels::reservoir_gemm_threads(g - 1, 2, 2), 2);  // steps keep the worker busy anyway
+    EXPECT_EQ(kernels::reservoir_gemm_threads(1e12, 1, 1), 1);
+    EXPECT_EQ(kernels::reservoir_gemm_threads(1e12, 2, 1), 1);
+    auto one = make_opt(1), two = make_opt(2);
+    for (index_t n : {1, 2, 3, 97, 500, 1500}) {  // 1500 at d = 0.05: parallel steps, 2-thread GEMM
+        for (index_t steps : {1, 5, 40}) {
+            const index_t d = 50;
+            const double density = n == 1500 ? 0.05 : 0.02;
+            auto w = CsrMatrix<T>::from_dense(random_reservoir<T>(n, density, 930 + static_cast<std::uint64_t>(n)).view());
+            if (n == 1500) {
+                ASSERT_GT(kernels::reservoir_threads(double(w.nnz()) + 4.0 * double(n), 2, n), 1);
+            }
+            auto w_in = random_array<T>({n, d}, 931);
+            auto inputs = random_array<T>({steps, d}, 932);
+            auto x0 = random_array<T>({n}, 933, 0.5);
+            auto a = one.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view());
+            auto b = two.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view());
+            for (index_t i = 0; i < a.size(); ++i)
+                ASSERT_EQ(a.data()[i], b.data()[i]) << "N=" << n << " T=" << steps << " element " << i;
+        }
+    }
+}
+
+// The thread split: contiguous whole-block ranges of about equal stored entries.
+TEST(ReservoirSplit, RangesBalanceStoredEntries) {
+    using kernels::kReservoirBlock;
+    using kernels::reservoir_block_split;
+    EXPECT_EQ(reservoir_block_split(0, nullptr, 0, 2), 0);
+    EXPECT_EQ(reservoir_block_split(0, nullptr, 2, 2), 0);
+    // Dense (uniform rows): 40 blocks → 20 + 20; 3 threads over 7 blocks: ranges cover 0..7 in order.
+    EXPECT_EQ(reservoir_block_split(40 * kReservoirBlock, nullptr, 1, 2), 20);
+    for (int nt : {1, 2, 3, 5}) {
+        std::int64_t prev = 0;
+        for (int id = 0; id <= nt; ++id) {
+            std::int64_t b = reservoir_block_split(7 * kReservoirBlock - 3, nullptr, id, nt);
+            EXPECT_GE(b, prev) << "nt=" << nt << " id=" << id;
+            prev = b;
+        }
+        EXPECT_EQ(prev, 7) << "nt=" << nt;
+    }
+    // Skewed CSR: the first 2 of 8 blocks hold 90% of the entries → thread 0 gets 1 block of
+    // heavy rows, not 4 blocks.
+    const std::int64_t n = 8 * kReservoirBlock;
+    std::vector<std::int64_t> ptr(static_cast<std::size_t>(n) + 1, 0);
+    for (std::int64_t r = 0; r < n; ++r) ptr[static_cast<std::size_t>(r) + 1] = ptr[static_cast<std::size_t>(r)] + (r < 2 * kReservoirBlock ? 90 : 3);
+    EXPECT_EQ(reservoir_block_split(n, ptr.data(), 1, 2), 1);
+    EXPECT_EQ(reservoir_block_split(n, ptr.data(), 2, 2), 8);
+}
+
+// Skewed rows on 1 and 2 threads (the cost-weighted split): bit for bit the same states.
+TYPED_TEST(ReservoirTyped, SkewedRowsThreadsBitIdentical) {
+    using T = TypeParam;
+    auto one = make_opt(1), two = make_opt(2);
+    const index_t n = 1300, d = 4, steps = 5;
+    std::vector<std::int64_t> ptr(static_cast<std::size_t>(n) + 1, 0);
+    std::vector<std::int32_t> col;
+    std::vector<T> val;
+    std::mt19937_64 rng(940);
+    for (index_t i = 0; i < n; ++i) {
+        const index_t k = i < 300 ? 400 : 7;  // heavy rows first
+        for (index_t j = 0; j < k; ++j) {
+            col.push_back(static_cast<std::int32_t>((j * n) / k + static_cast<index_t>(rng() % static_cast<std::uint64_t>(n / k))));
+            val.push_back(static_cast<T>((static_cast<double>(rng() % 2001) - 1000.0) / (1000.0 * std::sqrt(double(k)))));
+        }
+        ptr[static_cast<std::size_t>(i) + 1] = static_cast<std::int64_t>(col.size());
+    }
+    CsrMatrix<T> w(n, n, std::move(ptr), std::move(col), std::move(val));
+    ASSERT_GT(kernels::reservoir_threads(double(w.nnz()) + 4.0 * double(n), 2, n), 1);
+    ASSERT_EQ(kernels::reservoir_block_split(n, w.row_ptr().data(), 1, 2), 1);  // not the equal-count 3
+    auto w_in = random_array<T>({n, d}, 941);
+    auto inputs = random_array<T>({steps, d}, 942);
+    auto x0 = random_array<T>({n}, 943, 0.5);
+    auto u = random_array<T>({d}, 944);
+    auto a = one.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view());
+    auto b = two.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view());
+    for (index_t i = 0; i < a.size(); ++i) ASSERT_EQ(a.data()[i], b.data()[i]) << "sequence element " << i;
+    auto c = one.optimize_reservoir_update<T>(x0.view(), w_in.view(), w, u.view());
+    auto e = two.optimize_reservoir_update<T>(x0.view(), w_in.view(), w, u.view());
+    for (index_t i = 0; i < n; ++i) ASSERT_EQ(c(i), e(i)) << "single step row " << i;
 }
 
 }  // namespace
