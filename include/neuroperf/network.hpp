@@ -38,8 +38,22 @@ struct NetworkOptions {
     bool use_jit = true;
     JITConfig jit{};
     /// Called from the run loop (calling thread) about every 1% of the steps with the fraction
-    /// done; empty = none.
+    /// done; empty = none. An exception it throws stops the run as RunOptions::progress's does.
     std::function<void(double)> progress{};
+};
+
+/// Options of one Network::run call.
+struct RunOptions {
+    /// Called on the thread that called run(), between steps, with (steps done, steps of this
+    /// run): when at least progress_interval_seconds of wall time have passed since the loop
+    /// started or since the previous call returned, and once after the last step with
+    /// (total, total); not called for a run of 0 steps. The other threads wait meanwhile.
+    /// An exception it throws stops the run: the step after the current one is completed
+    /// (updated, propagated), then run() rethrows the exception; the network is left consistent
+    /// at that step (time_ms(); run() again continues from it, as if the shorter duration had
+    /// been asked), and the stopped run's monitor records are dropped.
+    std::function<void(std::int64_t steps_done, std::int64_t steps_total)> progress{};
+    double progress_interval_seconds = 0.1;  ///< ≥ 0 (0: after every step)
 };
 
 /// A population of LIF neurons. `lif` gives the model and parameters (times ms, potentials mV);
@@ -195,6 +209,10 @@ public:
     /// Runs round(duration_ms/dt) steps. ValueError for duration < 0 or an estimate over
     /// options.memory_limit_bytes (the message gives the breakdown), before allocating anything.
     SimulationResult run(double duration_ms);
+    /// The same with a progress callback (RunOptions); ValueError for a negative or NaN interval.
+    SimulationResult run(double duration_ms, const RunOptions& run_options);
+    /// Network time: steps run so far × dt (ms).
+    double time_ms() const;
 
     const NetworkOptions& options() const;
     index_t num_populations() const;

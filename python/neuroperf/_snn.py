@@ -286,10 +286,24 @@ class Network(_core._Network):
         self._projections += 2
         return pop
 
-    def run(self, duration_ms: float) -> SimulationResult:
+    def run(self, duration_ms: float, progress=None, progress_interval: float = 0.1) -> SimulationResult:
         """Runs round(duration_ms / dt) steps (GIL released). neuroperf.ValueError for a negative
-        duration or a memory estimate over memory_limit_bytes (before allocating anything)."""
-        r = super().run(float(duration_ms))
+        duration or a memory estimate over memory_limit_bytes (before allocating anything).
+
+        progress: None or a callable(steps_done, steps_total), called on this thread with the GIL
+        between steps: when at least `progress_interval` seconds (>= 0; 0 = every step) of wall
+        time have passed since the loop started or the previous call returned, and once at the end
+        with (steps_total, steps_total). An exception it raises, or Ctrl-C (KeyboardInterrupt,
+        checked at the same rate with or without a callable), stops the run after at most one
+        more step and propagates from run(); the network then stays consistent at `time_ms`
+        (run() again continues from there) and the stopped run's records are dropped."""
+        if progress is not None and not callable(progress):
+            raise _core.TypeError(f"run: progress: expected a callable(steps_done, steps_total) or None, "
+                                  f"got {type(progress).__name__}")
+        if isinstance(progress_interval, bool) or not isinstance(progress_interval, _NUM):
+            raise _core.TypeError(f"run: progress_interval: expected a number of seconds >= 0, "
+                                  f"got {type(progress_interval).__name__}")
+        r = super().run(float(duration_ms), progress, float(progress_interval))
         return SimulationResult(
             dt=r["dt"], t_start_ms=r["t_start_ms"],
             spikes=[SpikeMonitorData(**m) for m in r["spikes"]],

@@ -1,7 +1,10 @@
 // Bindings of the spiking network engine (neuroperf::Network, include/neuroperf/network.hpp).
 // The pure-Python layer (python/neuroperf/_snn.py) turns its keyword-only spec records into the
 // keyword calls below; every value is validated by the C++ library. run() releases the GIL and
-// hands its result vectors to NumPy without copies (each array owns its std::vector).
+// hands its result vectors to NumPy without copies (each array owns its std::vector). Its
+// progress hook (RunOptions::progress, on the calling thread) takes the GIL only for its call:
+// it runs the signal handlers (Ctrl-C raises KeyboardInterrupt there) and the user's callable;
+// a Python exception from either stops the run and is re-raised by run().
 #include <string>
 #include <utility>
 #include <vector>
@@ -230,15 +233,25 @@ void bind_snn(nb::module_& m) {
              "duration_ms"_a)
         .def(
             "run",
-            [](Network& net, double duration_ms) {
+            [](Network& net, double duration_ms, nb::object progress, double progress_interval) {
+                if (!progress.is_none() && !PyCallable_Check(progress.ptr()))
+                    throw nb::type_error("progress: expected a callable(steps_done, steps_total) or None");
+                RunOptions ro;
+                ro.progress_interval_seconds = progress_interval;
+                ro.progress = [&progress](std::int64_t done, std::int64_t total) {
+                    nb::gil_scoped_acquire acquire;
+                    if (PyErr_CheckSignals() != 0) throw nb::python_error();  // KeyboardInterrupt, ...
+                    if (!progress.is_none()) progress(done, total);           // raises nb::python_error
+                };
                 SimulationResult r;
                 {
                     nb::gil_scoped_release release;
-                    r = net.run(duration_ms);
+                    r = net.run(duration_ms, ro);
                 }
                 return result_dict(std::move(r));
             },
-            "duration_ms"_a)
+            "duration_ms"_a, "progress"_a = nb::none(), "progress_interval"_a = 0.1)
+        .def_prop_ro("time_ms", &Network::time_ms)
         .def_prop_ro("dt", [](const Network& net) { return net.options().dt; })
         .def_prop_ro("seed", [](const Network& net) { return net.options().seed; })
         .def_prop_ro("num_populations", &Network::num_populations)

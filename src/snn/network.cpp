@@ -9,8 +9,12 @@
 #include <Random123/philox.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <exception>
 #include <limits>
+#include <new>
 #include <numbers>
 #include <optional>
 
@@ -18,6 +22,7 @@
 
 #include "neuroperf/error.hpp"
 #include "neuroperf/timer.hpp"
+#include "snn/step_barrier.hpp"
 
 namespace neuroperf {
 namespace {
@@ -38,6 +43,30 @@ inline double open_unit(std::uint32_t x) { return (static_cast<double>(x) + 0.5)
 
 constexpr index_t kChunkAlign = 16;  // 64-byte float blocks per thread; multiple of 4 (Poisson draws)
 
+// Neuron arrays start on a cache line, so that the thread ranges (multiples of 16 elements) own
+// whole lines: no line is written by two threads in a step.
+template <class T>
+struct LineAllocator {
+    using value_type = T;
+    LineAllocator() = default;
+    template <class U>
+    LineAllocator(const LineAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+    void deallocate(T* q, std::size_t) noexcept { ::operator delete(q, std::align_val_t(64)); }
+    template <class U>
+    bool operator==(const LineAllocator<U>&) const noexcept { return true; }
+};
+template <class T>
+using LineVector = std::vector<T, LineAllocator<T>>;
+
+// The threads of run(): NetworkOptions.num_threads or OpenMP's default; one when called from
+// inside another active parallel region (a team would not be granted).
+int run_threads(const NetworkOptions& opt) {
+    if (omp_get_active_level() >= omp_get_max_active_levels()) return 1;
+    int t = opt.num_threads > 0 ? opt.num_threads : omp_get_max_threads();
+    return std::max(1, std::min(t, omp_get_thread_limit()));
+}
+
 void check_finite(const char* what, double x) {
     if (!std::isfinite(x)) throw ValueError(fmt::format("{}: expected a finite value, got {}", what, x));
 }
@@ -49,10 +78,12 @@ struct Population {
     std::uint32_t threshold = 0;  // Poisson: spike when draw < threshold (p·2^32)
     bool always = false;          // Poisson with p = 1
     std::int32_t max_delay = 1;
-    std::vector<float> v, g_e, g_i, in_e, in_i;
-    std::vector<std::int32_t> refractory, spikes;
+    LineVector<float> v, g_e, g_i, in_e, in_i;
+    // Spikes of step t: buffer t mod 2 (2 × size), so that the update of step t + 1 can run while
+    // other threads still read step t's spikes (one barrier per step). Chunk c writes at its start.
+    LineVector<std::int32_t> refractory, spikes;
     std::vector<index_t> chunk;        // T + 1 boundaries
-    std::vector<std::int64_t> count;   // spikes of chunk c at count[c * kPad]
+    std::vector<std::int64_t> count;   // spikes of chunk c in buffer b at count[(b * T + c) * kPad]
     std::optional<SpikeProcessingKernel<float>> kernel;
     index_t size() const { return spec.size; }
 };
@@ -67,6 +98,11 @@ struct Projection {
     std::vector<std::int32_t> col;
     std::vector<float> weights;         // per synapse (CSR order) when spec.weight_sd > 0, else empty
     std::vector<std::int32_t> delays;   // per synapse when delay_max > delay, else empty
+    // With T > 1 threads: thread c's part of row j (its target range) is the row's synapses
+    // [split[j·(T+1) + c], split[j·(T+1) + c + 1]) counted from row_ptr[j]; computed once per
+    // thread partition instead of two binary searches per spike and thread.
+    std::vector<std::int32_t> split;
+    int split_threads = 0;
     bool heterogeneous_weights() const { return spec.weight_sd > 0; }
     bool heterogeneous_delays() const { return delay_max > delay; }
 };
@@ -111,11 +147,12 @@ public:
         if (built) throw ValueError(fmt::format("{}: the network's structure is frozen by its first run()", what));
     }
 
-    MemoryEstimate estimate(std::int64_t steps) const;
+    MemoryEstimate estimate(std::int64_t steps, int threads) const;
     void build();
     void build_projection(std::size_t k);
     void build_connectivity(std::size_t k);
-    SimulationResult run(double duration_ms);
+    void partition(int threads);
+    SimulationResult run(double duration_ms, const RunOptions& run_options);
 };
 
 // --- description and validation --------------------------------------------------------------
@@ -300,7 +337,7 @@ std::int64_t spike_capacity(const Population& p, const SpikeMon& m, std::int64_t
 }
 }  // namespace
 
-MemoryEstimate NetworkImpl::estimate(std::int64_t steps) const {
+MemoryEstimate NetworkImpl::estimate(std::int64_t steps, int threads) const {
     MemoryEstimate m;
     if (!built) {
         for (const Projection& pr : projs) {
@@ -321,9 +358,13 @@ MemoryEstimate NetworkImpl::estimate(std::int64_t steps) const {
             std::int64_t d = 1;
             for (const Projection& pr : projs)
                 if (pr.spec.target == static_cast<PopulationId>(k)) d = std::max<std::int64_t>(d, pr.delay_max);
-            m.state += p.size() * 4 + (p.poisson ? 0 : p.size() * (16 + 8 * d));
+            m.state += p.size() * 8 + (p.poisson ? 0 : p.size() * (16 + 8 * d));  // 2 spike buffers
         }
     }
+    if (threads > 1)  // row splits per thread partition (computed by the run when missing)
+        for (const Projection& pr : projs)
+            if (pr.split_threads != threads)
+                m.state += (pops[static_cast<std::size_t>(pr.spec.source)].size()) * (threads + 1) * 4;
     for (const SpikeMon& s : spike_mons)
         m.monitors += spike_capacity(pops[static_cast<std::size_t>(s.pop)], s, steps) * 20;  // 2×int32 + double
     for (std::size_t k = 0; k < rate_mons.size(); ++k) m.monitors += steps * 12;
@@ -335,7 +376,7 @@ MemoryEstimate NetworkImpl::estimate(std::int64_t steps) const {
 }
 
 MemoryEstimate Network::memory_estimate(double duration_ms) const {
-    return impl_->estimate(std::llround(std::max(0.0, duration_ms) / impl_->opt.dt));
+    return impl_->estimate(std::llround(std::max(0.0, duration_ms) / impl_->opt.dt), run_threads(impl_->opt));
 }
 
 // --- build ------------------------------------------------------------------------------------
@@ -469,7 +510,7 @@ void NetworkImpl::build() {
     for (std::size_t k = 0; k < pops.size(); ++k) {
         Population& p = pops[k];
         const auto n = static_cast<std::size_t>(p.size());
-        p.spikes.assign(n, 0);
+        p.spikes.assign(2 * n, 0);
         if (p.poisson) continue;
         std::int32_t d = 1;
         for (const Projection& pr : projs)
@@ -493,6 +534,7 @@ void NetworkImpl::build() {
     Timer compile;
     JITConfig jc = opt.jit;
     if (!opt.use_jit) jc.enable_jit = false;
+    jc.enable_parallel_loops = false;  // the run loop's threads share out the neurons themselves
     JITCompiler jit(jc);
     for (Population& p : pops)
         if (!p.poisson) p.kernel = jit.compile_spike_processing_kernel<float>(p.spec.lif);
@@ -503,60 +545,129 @@ void NetworkImpl::build() {
 // --- run ----------------------------------------------------------------------------------------
 
 namespace {
-// Propagation of a projection with per-synapse weights and/or delays into target range [lo, hi):
-// synapse q of a spiking source adds weights[q] (or the shared weight) to ring slot
+// Thread tid's part of row j: [s0, s1) within the CSR columns (the whole row with one thread).
+struct RowPart {
+    const std::int32_t* split;  // null: whole rows
+    int stride, tid;
+    void operator()(const std::int64_t* rp, std::int32_t j, std::int64_t& s0, std::int64_t& s1) const {
+        s0 = rp[j];
+        s1 = rp[j + 1];
+        if (split) {
+            const std::int32_t* o = split + static_cast<std::ptrdiff_t>(j) * stride + tid;
+            s1 = s0 + o[1];
+            s0 += o[0];
+        }
+    }
+};
+
+// Propagation of a projection with per-synapse weights and/or delays into this thread's target
+// range: synapse q of a spiking source adds weights[q] (or the shared weight) to ring slot
 // (t + delays[q]) mod D. Same order of additions per ring element as the uniform path (spikes in
 // ascending source order, synapses in row order), hence bit-identical at any thread count.
 template <bool PerWeight, bool PerDelay>
-void propagate_rows(const Projection& pr, const Population& src, float* rings, std::int64_t slot0, std::int64_t D,
-                    index_t n_t, std::int32_t lo, std::int32_t hi, int T) {
+void propagate_rows(const Projection& pr, const Population& src, int buf, float* rings, std::int64_t slot0,
+                    std::int64_t D, index_t n_t, const RowPart& part, int T) {
     const std::int64_t* rp = pr.row_ptr.data();
     const std::int32_t* col = pr.col.data();
     const float* wv = pr.weights.data();
     const std::int32_t* dv = pr.delays.data();
     const float w = pr.weight;
     float* const fixed_ring = rings + ((slot0 + pr.delay) % D) * n_t;
+    const std::int32_t* spikes = src.spikes.data() + buf * src.size();
     for (int c = 0; c < T; ++c) {
-        const std::int32_t* sp = src.spikes.data() + src.chunk[static_cast<std::size_t>(c)];
-        for (std::int64_t q = 0, nq = src.count[static_cast<std::size_t>(c * kPad)]; q < nq; ++q) {
-            const std::int32_t j = sp[q];
-            const std::int32_t* s0 = col + rp[j];
-            const std::int32_t* s1 = col + rp[j + 1];
-            if (T > 1) {
-                s0 = std::lower_bound(s0, s1, lo);
-                s1 = std::lower_bound(s0, s1, hi);
-            }
-            for (const std::int32_t* s = s0; s < s1; ++s) {
-                const std::ptrdiff_t k = s - col;
+        const std::int32_t* sp = spikes + src.chunk[static_cast<std::size_t>(c)];
+        for (std::int64_t q = 0, nq = src.count[static_cast<std::size_t>((buf * T + c) * kPad)]; q < nq; ++q) {
+            std::int64_t s0, s1;
+            part(rp, sp[q], s0, s1);
+            for (std::int64_t k = s0; k < s1; ++k) {
                 float* ring = fixed_ring;
                 if constexpr (PerDelay) {
                     std::int64_t slot = slot0 + dv[k];  // 1 ≤ delay ≤ D: one subtraction wraps
                     if (slot >= D) slot -= D;
                     ring = rings + slot * n_t;
                 }
-                ring[*s] += PerWeight ? wv[k] : w;
+                ring[col[k]] += PerWeight ? wv[k] : w;
             }
         }
     }
 }
 
-void propagate_heterogeneous(const Projection& pr, const Population& src, float* rings, std::int64_t slot0,
-                             std::int64_t D, index_t n_t, std::int32_t lo, std::int32_t hi, int T) {
+void propagate_heterogeneous(const Projection& pr, const Population& src, int buf, float* rings, std::int64_t slot0,
+                             std::int64_t D, index_t n_t, const RowPart& part, int T) {
     const bool pw = !pr.weights.empty(), pd = !pr.delays.empty();
-    if (pw && pd) propagate_rows<true, true>(pr, src, rings, slot0, D, n_t, lo, hi, T);
-    else if (pw) propagate_rows<true, false>(pr, src, rings, slot0, D, n_t, lo, hi, T);
-    else propagate_rows<false, true>(pr, src, rings, slot0, D, n_t, lo, hi, T);
+    if (pw && pd) propagate_rows<true, true>(pr, src, buf, rings, slot0, D, n_t, part, T);
+    else if (pw) propagate_rows<true, false>(pr, src, buf, rings, slot0, D, n_t, part, T);
+    else propagate_rows<false, true>(pr, src, buf, rings, slot0, D, n_t, part, T);
 }
+
+// Uniform weight and delay: ring[col] += w over the thread's part of every spiking row.
+void propagate_uniform(const Projection& pr, const Population& src, int buf, float* __restrict ring, const RowPart& part,
+                       int T) {
+    const std::int64_t* rp = pr.row_ptr.data();
+    const std::int32_t* col = pr.col.data();
+    const float w = pr.weight;
+    const std::int32_t* spikes = src.spikes.data() + buf * src.size();
+    for (int c = 0; c < T; ++c) {
+        const std::int32_t* sp = spikes + src.chunk[static_cast<std::size_t>(c)];
+        for (std::int64_t q = 0, nq = src.count[static_cast<std::size_t>((buf * T + c) * kPad)]; q < nq; ++q) {
+            std::int64_t s0, s1;
+            part(rp, sp[q], s0, s1);
+            // Columns strictly increase within a row: no two lanes hit one element.
+#pragma omp simd
+            for (std::int64_t k = s0; k < s1; ++k) ring[col[k]] += w;
+        }
+    }
+}
+
 }  // namespace
 
-SimulationResult NetworkImpl::run(double duration_ms) {
+// Thread partition: every population's ranges and spike counters, every projection's row splits.
+void NetworkImpl::partition(int T) {
+    for (Population& p : pops) {
+        p.chunk.resize(static_cast<std::size_t>(T + 1));
+        const index_t n = p.size();
+        for (int c = 0; c <= T; ++c) {
+            index_t b = (n * c / T + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
+            p.chunk[static_cast<std::size_t>(c)] = std::min(n, b);
+        }
+        p.count.assign(static_cast<std::size_t>(2 * T * kPad), 0);
+    }
+    for (Projection& pr : projs) {
+        if (T == 1) {
+            pr.split = {};
+            pr.split_threads = 1;
+            continue;
+        }
+        if (pr.split_threads == T) continue;  // ranges depend only on the sizes and T
+        const Population& tgt = pops[static_cast<std::size_t>(pr.spec.target)];
+        const auto rows = static_cast<index_t>(pr.row_ptr.size()) - 1;
+        pr.split.assign(static_cast<std::size_t>(rows * (T + 1)), 0);
+#pragma omp parallel for schedule(static) num_threads(T)
+        for (index_t j = 0; j < rows; ++j) {
+            const std::int32_t* r0 = pr.col.data() + pr.row_ptr[static_cast<std::size_t>(j)];
+            const std::int32_t* r1 = pr.col.data() + pr.row_ptr[static_cast<std::size_t>(j + 1)];
+            std::int32_t* o = pr.split.data() + j * (T + 1);
+            for (int c = 0; c <= T; ++c) {
+                const auto lo = static_cast<std::int32_t>(tgt.chunk[static_cast<std::size_t>(c)]);
+                o[c] = static_cast<std::int32_t>(std::lower_bound(r0, r1, lo) - r0);
+            }
+            o[T] = static_cast<std::int32_t>(r1 - r0);
+        }
+        pr.split_threads = T;
+    }
+}
+
+SimulationResult NetworkImpl::run(double duration_ms, const RunOptions& ro) {
     if (!(duration_ms >= 0) || !std::isfinite(duration_ms))
         throw ValueError(fmt::format("run: duration_ms: expected a finite duration ≥ 0 ms, got {}", duration_ms));
+    if (!(ro.progress_interval_seconds >= 0) || std::isnan(ro.progress_interval_seconds))
+        throw ValueError(fmt::format("run: progress_interval_seconds: expected ≥ 0 s, got {}", ro.progress_interval_seconds));
     const double dt = opt.dt;
     const std::int64_t steps = std::llround(duration_ms / dt);
     if (step + steps > std::numeric_limits<std::int32_t>::max())
         throw ValueError(fmt::format("run: duration_ms: the network would pass 2^31-1 steps (now at step {}, +{})", step, steps));
-    const MemoryEstimate mem = estimate(steps);
+    int T = run_threads(opt);
+    const MemoryEstimate mem = estimate(steps, T);
     if (mem.total() > opt.memory_limit_bytes)
         throw ValueError(fmt::format(
             "run: this network needs about {:.1f} MB (synapses {:.1f} MB, state {:.1f} MB, monitors {:.1f} MB for "
@@ -570,16 +681,6 @@ SimulationResult NetworkImpl::run(double duration_ms) {
     Timer build_timer;
     const bool first = !built;
     if (first) build();
-    const int T = std::max(1, opt.num_threads > 0 ? opt.num_threads : omp_get_max_threads());
-    for (Population& p : pops) {
-        p.chunk.resize(static_cast<std::size_t>(T + 1));
-        const index_t n = p.size();
-        for (int c = 0; c <= T; ++c) {
-            index_t b = (n * c / T + kChunkAlign - 1) / kChunkAlign * kChunkAlign;
-            p.chunk[static_cast<std::size_t>(c)] = std::min(n, b);
-        }
-        p.count.assign(static_cast<std::size_t>(T * kPad), 0);
-    }
     for (SpikeMon& m : spike_mons) {
         m.capacity = spike_capacity(pops[static_cast<std::size_t>(m.pop)], m, steps);
         m.steps.clear();
@@ -589,153 +690,200 @@ SimulationResult NetworkImpl::run(double duration_ms) {
         m.dropped = 0;
     }
     for (RateMon& m : rate_mons) m.counts.assign(static_cast<std::size_t>(steps), 0);
-    for (StateMon& m : state_mons) {
-        std::int64_t samples = 0;
-        for (std::int64_t t = step; t < step + steps; ++t) samples += (t % m.spec.every_steps) == 0;
+    const std::int64_t t0 = step, t_end = step + steps;
+    // State samples: the times are known in advance; sample s (step first + s·k) is written by the
+    // threads owning its neurons right after their update of the step before (or here for t0).
+    std::vector<std::int64_t> first_sample(state_mons.size());
+    for (std::size_t k = 0; k < state_mons.size(); ++k) {
+        StateMon& m = state_mons[k];
+        const std::int64_t every = m.spec.every_steps;
+        first_sample[k] = (t0 + every - 1) / every * every;
         m.times.clear();
-        m.times.reserve(static_cast<std::size_t>(samples));
-        m.values.clear();
-        m.values.reserve(static_cast<std::size_t>(samples) * m.spec.neurons.size() * m.spec.variables.size());
+        for (std::int64_t u = first_sample[k]; u < t_end; u += every) m.times.push_back(static_cast<double>(u) * dt);
+        m.values.assign(m.times.size() * m.spec.neurons.size() * m.spec.variables.size(), 0.0f);
     }
-    auto sample = [&](std::int64_t t) {
-        for (StateMon& m : state_mons) {
-            if (t % m.spec.every_steps != 0) continue;
-            const Population& p = pops[static_cast<std::size_t>(m.spec.population)];
-            m.times.push_back(static_cast<double>(t) * dt);
-            for (StateVariable var : m.spec.variables) {
-                const std::vector<float>& x = var == StateVariable::v ? p.v : var == StateVariable::g_e ? p.g_e : p.g_i;
-                for (index_t i : m.spec.neurons) m.values.push_back(x[static_cast<std::size_t>(i)]);
+    auto sample = [&](std::size_t k, std::int64_t u, index_t lo, index_t hi) {  // neurons in [lo, hi)
+        StateMon& m = state_mons[k];
+        const Population& p = pops[static_cast<std::size_t>(m.spec.population)];
+        const std::size_t nm = m.spec.neurons.size(), s = static_cast<std::size_t>((u - first_sample[k]) / m.spec.every_steps);
+        for (std::size_t var = 0; var < m.spec.variables.size(); ++var) {
+            const StateVariable sv = m.spec.variables[var];
+            const float* x = sv == StateVariable::v ? p.v.data() : sv == StateVariable::g_e ? p.g_e.data() : p.g_i.data();
+            float* out = m.values.data() + (s * m.spec.variables.size() + var) * nm;
+            for (std::size_t q = 0; q < nm; ++q) {
+                const index_t i = m.spec.neurons[q];
+                if (i >= lo && i < hi) out[q] = x[i];
             }
         }
     };
     res.summary.build_seconds = build_timer.seconds() - (first ? compile_seconds : 0);
     res.summary.compile_seconds = first ? compile_seconds : 0;
 
-    std::int64_t lif_spikes = 0, events = 0;
-    const std::int64_t t0 = step, t_end = step + steps;
     const std::int64_t progress_every = std::max<std::int64_t>(1, steps / 100);
+    const auto progress_interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(std::min(ro.progress_interval_seconds, 1e9)));
     const std::uint64_t seed = opt.seed;
+    // A progress call that throws stops the run: thread 0 stores the exception and sets stop_at
+    // to the next step; every thread reads stop_at only after the barrier that follows its
+    // store, so all leave after the same step (the last one whose update has run is propagated
+    // and recorded: the network stays consistent).
+    std::atomic<std::int64_t> stop_at{std::numeric_limits<std::int64_t>::max()};
+    std::exception_ptr error;
+    std::vector<std::int64_t> tallies;  // per thread: LIF spikes at [tid·kPad], events at [tid·kPad + 1]
     Timer loop_timer;
-    if (steps > 0) sample(t0);
+    for (std::size_t k = 0; k < state_mons.size(); ++k)
+        if (first_sample[k] == t0 && steps > 0) sample(k, t0, 0, std::numeric_limits<index_t>::max());
+    for (int team = T;;) {
+        T = team;
+        partition(T);
+        tallies.assign(static_cast<std::size_t>(T * kPad), 0);
+        snn::StepBarrier barrier(T);
 #pragma omp parallel num_threads(T) if (T > 1)
-    {
-        const int tid = omp_get_thread_num();
-        for (std::int64_t t = t0; t < t_end; ++t) {
-            // 1. Update every population's neuron range of this thread.
-            for (std::size_t k = 0; k < pops.size(); ++k) {
-                Population& p = pops[k];
-                const index_t b = p.chunk[static_cast<std::size_t>(tid)], e = p.chunk[static_cast<std::size_t>(tid + 1)];
-                std::int64_t& cnt = p.count[static_cast<std::size_t>(tid * kPad)];
-                if (p.poisson) {
-                    std::int32_t* out = p.spikes.data() + b;
-                    std::int64_t c = 0;
-                    for (index_t i = b; i < e; i += 4) {  // chunks start at multiples of 4
-                        Philox::ctr_type r = philox(seed, kPoisson, static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(i / 4),
-                                                    static_cast<std::uint64_t>(t));
-                        for (index_t l = 0; l < 4 && i + l < e; ++l)
-                            if (p.always || r.v[l] < p.threshold) out[c++] = static_cast<std::int32_t>(i + l);
-                    }
-                    cnt = c;
-                } else if (e > b) {
-                    SpikeStepArgs<float> a;
-                    a.v = p.v.data();
-                    a.g_e = p.g_e.data();
-                    a.g_i = p.g_i.data();
-                    a.refractory = p.refractory.data();
-                    a.in_e = p.in_e.data();
-                    a.in_i = p.in_i.data();
-                    a.spikes = p.spikes.data() + b;
-                    a.begin = b;
-                    a.end = e;
-                    a.step = t;
-                    p.kernel->update(a);
-                    cnt = a.num_spikes;
-                } else {
-                    cnt = 0;
-                }
-            }
-#pragma omp barrier
-            // 2. Thread 0 records (reads spikes and state, which nobody writes until the next
-            // step's update) while every thread propagates.
-            if (tid == 0) {
-                const std::int64_t rel = t - t0;
-                for (SpikeMon& m : spike_mons) {
-                    const Population& p = pops[static_cast<std::size_t>(m.pop)];
-                    for (int c = 0; c < T; ++c) {
-                        const std::int32_t* sp = p.spikes.data() + p.chunk[static_cast<std::size_t>(c)];
-                        for (std::int64_t q = 0, nq = p.count[static_cast<std::size_t>(c * kPad)]; q < nq; ++q) {
-                            if (static_cast<std::int64_t>(m.ids.size()) >= m.capacity) {
-                                ++m.dropped;
-                                continue;
+        {
+            const int tid = omp_get_thread_num();
+            // A smaller team than asked (OMP_DYNAMIC, a thread limit): every member sees the same
+            // size, nobody has touched the state yet; partition again for that size.
+            if (omp_get_num_threads() == T && steps > 0) {
+                std::int64_t& my_spikes = tallies[static_cast<std::size_t>(tid * kPad)];
+                std::int64_t& my_events = tallies[static_cast<std::size_t>(tid * kPad + 1)];
+                // Update of step t: this thread's range of every population, spikes into buffer t mod 2.
+                auto update = [&](std::int64_t t) {
+                    const int buf = static_cast<int>(t & 1);
+                    for (std::size_t k = 0; k < pops.size(); ++k) {
+                        Population& p = pops[k];
+                        const index_t b = p.chunk[static_cast<std::size_t>(tid)], e = p.chunk[static_cast<std::size_t>(tid + 1)];
+                        std::int64_t& cnt = p.count[static_cast<std::size_t>((buf * T + tid) * kPad)];
+                        std::int32_t* out = p.spikes.data() + buf * p.size() + b;
+                        if (p.poisson) {
+                            std::int64_t c = 0;
+                            for (index_t i = b; i < e; i += 4) {  // chunks start at multiples of 4
+                                Philox::ctr_type r = philox(seed, kPoisson, static_cast<std::uint32_t>(k),
+                                                            static_cast<std::uint32_t>(i / 4), static_cast<std::uint64_t>(t));
+                                for (index_t l = 0; l < 4 && i + l < e; ++l)
+                                    if (p.always || r.v[l] < p.threshold) out[c++] = static_cast<std::int32_t>(i + l);
                             }
-                            m.steps.push_back(static_cast<std::int32_t>(t));
-                            m.ids.push_back(sp[q]);
+                            cnt = c;
+                        } else if (e > b) {
+                            SpikeStepArgs<float> a;
+                            a.v = p.v.data();
+                            a.g_e = p.g_e.data();
+                            a.g_i = p.g_i.data();
+                            a.refractory = p.refractory.data();
+                            a.in_e = p.in_e.data();
+                            a.in_i = p.in_i.data();
+                            a.spikes = out;
+                            a.begin = b;
+                            a.end = e;
+                            a.step = t;
+                            p.kernel->update(a);
+                            cnt = a.num_spikes;
+                            my_spikes += cnt;
+                        } else {
+                            cnt = 0;
                         }
                     }
-                }
-                for (RateMon& m : rate_mons) {
-                    const Population& p = pops[static_cast<std::size_t>(m.pop)];
-                    std::int64_t c = 0;
-                    for (int q = 0; q < T; ++q) c += p.count[static_cast<std::size_t>(q * kPad)];
-                    m.counts[static_cast<std::size_t>(rel)] = static_cast<std::int32_t>(c);
-                }
-                for (const Population& p : pops)
-                    if (!p.poisson)
-                        for (int q = 0; q < T; ++q) lif_spikes += p.count[static_cast<std::size_t>(q * kPad)];
-                for (const Projection& pr : projs) {
-                    const Population& p = pops[static_cast<std::size_t>(pr.spec.source)];
-                    for (int c = 0; c < T; ++c) {
-                        const std::int32_t* sp = p.spikes.data() + p.chunk[static_cast<std::size_t>(c)];
-                        for (std::int64_t q = 0, nq = p.count[static_cast<std::size_t>(c * kPad)]; q < nq; ++q)
-                            events += pr.row_ptr[static_cast<std::size_t>(sp[q] + 1)] - pr.row_ptr[static_cast<std::size_t>(sp[q])];
+                    for (const Projection& pr : projs) {  // synaptic events of this thread's spikes
+                        const Population& p = pops[static_cast<std::size_t>(pr.spec.source)];
+                        const std::int32_t* sp = p.spikes.data() + buf * p.size() + p.chunk[static_cast<std::size_t>(tid)];
+                        const std::int64_t* rp = pr.row_ptr.data();
+                        for (std::int64_t q = 0, nq = p.count[static_cast<std::size_t>((buf * T + tid) * kPad)]; q < nq; ++q)
+                            my_events += rp[sp[q] + 1] - rp[sp[q]];
                     }
-                }
-                if (t + 1 < t_end) sample(t + 1);
-                if (opt.progress && ((rel + 1) % progress_every == 0 || t + 1 == t_end)) {
+                    // State samples of time (t + 1)·dt: v and g are final for this range.
+                    for (std::size_t k = 0; k < state_mons.size(); ++k) {
+                        const StateMon& m = state_mons[k];
+                        if ((t + 1) % m.spec.every_steps != 0 || t + 1 >= t_end) continue;
+                        const Population& p = pops[static_cast<std::size_t>(m.spec.population)];
+                        sample(k, t + 1, p.chunk[static_cast<std::size_t>(tid)], p.chunk[static_cast<std::size_t>(tid + 1)]);
+                    }
+                };
+                // Thread 0 records step t (its spikes are in buffer t mod 2, which nobody writes
+                // before the barrier of step t + 1) and reports progress.
+                auto last_report = std::chrono::steady_clock::now();
+                auto record = [&](std::int64_t t) {
+                    const int buf = static_cast<int>(t & 1);
+                    const std::int64_t rel = t - t0;
+                    for (SpikeMon& m : spike_mons) {
+                        const Population& p = pops[static_cast<std::size_t>(m.pop)];
+                        for (int c = 0; c < T; ++c) {
+                            const std::int32_t* sp = p.spikes.data() + buf * p.size() + p.chunk[static_cast<std::size_t>(c)];
+                            for (std::int64_t q = 0, nq = p.count[static_cast<std::size_t>((buf * T + c) * kPad)]; q < nq; ++q) {
+                                if (static_cast<std::int64_t>(m.ids.size()) >= m.capacity) {
+                                    ++m.dropped;
+                                    continue;
+                                }
+                                m.steps.push_back(static_cast<std::int32_t>(t));
+                                m.ids.push_back(sp[q]);
+                            }
+                        }
+                    }
+                    for (RateMon& m : rate_mons) {
+                        const Population& p = pops[static_cast<std::size_t>(m.pop)];
+                        std::int64_t c = 0;
+                        for (int q = 0; q < T; ++q) c += p.count[static_cast<std::size_t>((buf * T + q) * kPad)];
+                        m.counts[static_cast<std::size_t>(rel)] = static_cast<std::int32_t>(c);
+                    }
+                    if (stop_at.load(std::memory_order_relaxed) <= t) return;  // stopping: no more calls
                     try {
-                        opt.progress(static_cast<double>(rel + 1) / static_cast<double>(steps));
-                    } catch (...) {  // a progress display must not end the run
-                    }
-                }
-            }
-            // 3. Propagation: this thread adds into its own target range of every ring, spikes
-            // in (chunk, index) order = ascending neuron order, as with one thread.
-            for (const Projection& pr : projs) {
-                const Population& src = pops[static_cast<std::size_t>(pr.spec.source)];
-                Population& tgt = pops[static_cast<std::size_t>(pr.spec.target)];
-                const index_t n_t = tgt.size();
-                const auto lo = static_cast<std::int32_t>(tgt.chunk[static_cast<std::size_t>(tid)]);
-                const auto hi = static_cast<std::int32_t>(tgt.chunk[static_cast<std::size_t>(tid + 1)]);
-                if (lo >= hi) continue;
-                float* const rings = pr.spec.type == SynapseType::excitatory ? tgt.in_e.data() : tgt.in_i.data();
-                float* __restrict ring = rings + ((t + pr.delay) % tgt.max_delay) * n_t;
-                const float w = pr.weight;
-                const std::int64_t* rp = pr.row_ptr.data();
-                const std::int32_t* col = pr.col.data();
-                const bool whole = T == 1;
-                if (!pr.weights.empty() || !pr.delays.empty()) {
-                    propagate_heterogeneous(pr, src, rings, t % tgt.max_delay, tgt.max_delay, n_t, lo, hi, T);
-                    continue;
-                }
-                for (int c = 0; c < T; ++c) {
-                    const std::int32_t* sp = src.spikes.data() + src.chunk[static_cast<std::size_t>(c)];
-                    for (std::int64_t q = 0, nq = src.count[static_cast<std::size_t>(c * kPad)]; q < nq; ++q) {
-                        const std::int32_t j = sp[q];
-                        const std::int32_t* s0 = col + rp[j];
-                        const std::int32_t* s1 = col + rp[j + 1];
-                        if (!whole) {
-                            s0 = std::lower_bound(s0, s1, lo);
-                            s1 = std::lower_bound(s0, s1, hi);
+                        const bool last = t + 1 == t_end;
+                        if (opt.progress && ((rel + 1) % progress_every == 0 || last))
+                            opt.progress(static_cast<double>(rel + 1) / static_cast<double>(steps));
+                        if (ro.progress) {
+                            const auto now = std::chrono::steady_clock::now();
+                            if (last || now - last_report >= progress_interval) {
+                                ro.progress(rel + 1, steps);
+                                last_report = std::chrono::steady_clock::now();
+                            }
                         }
-#pragma omp simd
-                        for (const std::int32_t* s = s0; s < s1; ++s) ring[*s] += w;
+                    } catch (...) {
+                        error = std::current_exception();
+                        stop_at.store(t + 1, std::memory_order_relaxed);  // published by the next barrier
                     }
+                };
+                update(t0);
+                for (std::int64_t t = t0;; ++t) {
+                    barrier.wait();  // the updates of step t are done: its spikes are complete
+                    if (tid == 0) record(t);
+                    // Propagation into this thread's target range of every ring (slot (t + d) mod D;
+                    // the update of step t + 1 reads slot (t + 1) mod D of the same range, so no
+                    // barrier is needed between them); spikes in (chunk, index) order = ascending
+                    // neuron order, as with one thread.
+                    const int buf = static_cast<int>(t & 1);
+                    for (const Projection& pr : projs) {
+                        const Population& src = pops[static_cast<std::size_t>(pr.spec.source)];
+                        Population& tgt = pops[static_cast<std::size_t>(pr.spec.target)];
+                        if (tgt.chunk[static_cast<std::size_t>(tid)] >= tgt.chunk[static_cast<std::size_t>(tid + 1)]) continue;
+                        const RowPart part{T > 1 ? pr.split.data() : nullptr, T + 1, tid};
+                        float* const rings = pr.spec.type == SynapseType::excitatory ? tgt.in_e.data() : tgt.in_i.data();
+                        if (!pr.weights.empty() || !pr.delays.empty())
+                            propagate_heterogeneous(pr, src, buf, rings, t % tgt.max_delay, tgt.max_delay, tgt.size(), part, T);
+                        else
+                            propagate_uniform(pr, src, buf, rings + ((t + pr.delay) % tgt.max_delay) * tgt.size(), part, T);
+                    }
+                    if (t + 1 == t_end || stop_at.load(std::memory_order_relaxed) <= t) break;
+                    update(t + 1);
                 }
             }
-#pragma omp barrier
+#pragma omp single nowait
+            team = omp_get_num_threads();
         }
+        if (team == T) break;
     }
     res.summary.loop_seconds = loop_timer.seconds();
+    const std::int64_t stopped = stop_at.load();
+    const std::int64_t done = stopped < t_end ? stopped + 1 : t_end;  // steps [t0, done) have run
+    step = done;
+    std::int64_t lif_spikes = 0, events = 0;
+    for (int c = 0; c < T; ++c) {
+        lif_spikes += tallies[static_cast<std::size_t>(c * kPad)];
+        events += tallies[static_cast<std::size_t>(c * kPad + 1)];
+    }
+    if (error) {  // the network is at step `done`, consistent; this run's records are dropped
+        for (SpikeMon& m : spike_mons) m.steps = {}, m.ids = {};
+        for (RateMon& m : rate_mons) m.counts = {};
+        for (StateMon& m : state_mons) m.times = {}, m.values = {};
+        std::rethrow_exception(error);
+    }
     step = t_end;
 
     // Results.
@@ -818,7 +966,11 @@ SimulationResult NetworkImpl::run(double duration_ms) {
     return res;
 }
 
-SimulationResult Network::run(double duration_ms) { return impl_->run(duration_ms); }
+SimulationResult Network::run(double duration_ms) { return impl_->run(duration_ms, RunOptions{}); }
+SimulationResult Network::run(double duration_ms, const RunOptions& run_options) {
+    return impl_->run(duration_ms, run_options);
+}
+double Network::time_ms() const { return static_cast<double>(impl_->step) * impl_->opt.dt; }
 
 std::int64_t Network::num_synapses() const {
     std::int64_t n = 0;
@@ -832,7 +984,7 @@ std::vector<float> Network::membrane_potential(PopulationId population) const {
     if (!impl_->built) {  // initial values are only drawn at build: report the spec's
         throw ValueError("membrane_potential: the network has not run yet (initial values are drawn by the first run)");
     }
-    return p.v;
+    return {p.v.begin(), p.v.end()};
 }
 
 std::pair<std::vector<std::int64_t>, std::vector<std::int32_t>> Network::connectivity(int projection) const {

@@ -1,6 +1,8 @@
 """neuroperf.Network from Python: the CUBA network built from Python gives the same spikes as the
 CLI (`neuroperf simulate`, C++), bit-identical at 1/2/4 threads, per-synapse weights and delays,
-spec records validated by the C++ library, the memory bound, zero-copy results, the GIL released."""
+spec records validated by the C++ library, the memory bound, zero-copy results, the GIL released,
+the progress callback (monotone, final call = total, bounded rate, an exception or Ctrl-C stops the
+run and leaves the network consistent)."""
 import os
 import subprocess
 import sys
@@ -248,3 +250,98 @@ def test_stats_script_rate_and_cv_by_hand():
     assert rate == pytest.approx(4.5)
     isi = np.array([10.0, 10.0, 20.0])
     assert ncv == 2 and cv == pytest.approx((isi.std() / isi.mean() + 0.0) / 2)
+
+
+def _progress_net(threads=1, n=1000):
+    net = npf.Network(dt=0.1, seed=3, num_threads=threads, use_jit=False)
+    cuba_by_hand(net, n, 0.02)
+    return net
+
+
+def test_run_progress_is_monotone_and_ends_with_the_total():
+    net = _progress_net()
+    calls = []
+    net.run(25.0, progress=lambda done, total: calls.append((done, total)), progress_interval=0)
+    assert calls == [(k, 250) for k in range(1, 251)]  # every step with interval 0
+    calls.clear()
+    r = net.run(20.0, progress=lambda *a: calls.append(a))  # default 0.1 s: a few calls at most
+    assert 1 <= len(calls) and calls[-1] == (200, 200)
+    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:])) and all(t == 200 for _, t in calls)
+    assert r.summary.steps == 200
+    calls.clear()
+    net.run(0.0, progress=lambda *a: calls.append(a))
+    assert calls == []  # no steps, no call
+
+
+def test_run_progress_rate_is_bounded_by_the_interval():
+    net = _progress_net()
+    net.run(0.0)
+    calls = []
+    t0 = time.perf_counter()
+    net.run(300.0, progress=lambda done, total: calls.append(time.perf_counter()), progress_interval=0.05)
+    wall = time.perf_counter() - t0
+    assert calls  # at least the final call
+    assert len(calls) <= wall / 0.05 + 2, (len(calls), wall)
+    gaps = np.diff(calls)[:-1]  # the final call comes at the end, whatever the interval
+    assert (gaps >= 0.05 * 0.99).all(), gaps  # measured from the previous call's return
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_run_progress_exception_stops_the_run_and_propagates(threads):
+    ref = _progress_net(threads)
+    whole = ref.run(30.0)
+    net = _progress_net(threads)
+    seen = []
+
+    def cb(done, total):
+        seen.append(done)
+        if done == 100:
+            raise _Stop("from the callback")
+
+    with pytest.raises(_Stop, match="from the callback"):
+        net.run(30.0, progress=cb, progress_interval=0)
+    assert seen == list(range(1, 101))  # no call after the exception
+    assert net.time_ms == pytest.approx(10.1)  # the step after the raising call completed
+    # The network is consistent: continuing gives the uninterrupted run.
+    rest = net.run(30.0 - net.time_ms)
+    np.testing.assert_array_equal(net.membrane_potential(0), ref.membrane_potential(0))
+    late = np.rint(whole.spikes[0].times_ms / 0.1) >= 101
+    assert late.sum() > 20
+    np.testing.assert_array_equal(rest.spikes[0].ids, whole.spikes[0].ids[late])
+
+
+def test_run_is_stopped_by_ctrl_c_without_a_callback():
+    import signal
+    net = npf.Network(dt=0.1, seed=1, num_threads=1)
+    net.add_vogels_abbott("cuba", 4000, 0.02, spike_monitor=False)
+    net.run(0)
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        t0 = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            net.run(1_000_000.0)  # ~ 25 s of loop on one quiet core: Ctrl-C must end it early
+        waited = time.perf_counter() - t0
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, old)
+    assert 0 < net.time_ms < 1_000_000.0, net.time_ms
+    assert waited < 20, waited
+    before = net.time_ms
+    assert net.run(1.0).summary.steps == 10 and net.time_ms == pytest.approx(before + 1.0)
+
+
+def test_bad_progress_arguments_raise_type_and_value_errors():
+    net = _progress_net()
+    with pytest.raises(npf.TypeError, match="progress"):
+        net.run(1.0, progress=42)
+    with pytest.raises(npf.TypeError, match="progress_interval"):
+        net.run(1.0, progress_interval="often")
+    with pytest.raises(npf.ValueError, match="progress_interval"):
+        net.run(1.0, progress_interval=-1.0)
+    assert net.time_ms == 0.0
