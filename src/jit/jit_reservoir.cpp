@@ -209,6 +209,10 @@ ReservoirUpdateKernel<T> JITCompiler::compile_reservoir_update_kernel(const Rese
     req.fastmath = fastmath;
     req.parallel = parallel && static_cast<double>(spec.num_neurons) * static_cast<double>(spec.num_neurons) >= 60000.0;
     req.persistent = config_.cache_compiled_functions;
+    // The generated code is explicit vector code with its loops unrolled where that pays
+    // (`#pragma GCC unroll`); the compiler's own unroller only adds compile time (see
+    // docs/dev/jit.md, "Reservoir kernel").
+    req.extra_flags.push_back("-fno-unroll-loops");
     st->outcome = jit::registry_of(context_).get(req, config_.verbose);
     st->entry = reinterpret_cast<void (*)(const void*)>(st->outcome->entry);
     return ReservoirUpdateKernel<T>(std::move(st));
