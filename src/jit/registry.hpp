@@ -28,6 +28,8 @@ public:
     void* symbol(const char* name) const;
 
 private:
+    /// Creates and checks <cache_root>/jit once (dir_mutex_ held).
+    void check_shared_dir(bool verbose);
     void* handle_;
 };
 
