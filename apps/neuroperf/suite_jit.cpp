@@ -212,7 +212,7 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                    throw BackendError("jit: not compiled");
                            });
                        }});
-    s.cases.push_back({"compile/reservoir_update/cold", 0, "dense, D = 10, tanh, N = 500 + call, float64", [own_context, base] {
+    s.cases.push_back({"compile/reservoir_update/cold", 0, "dense, D = 10, tanh, N = 500 + call, float64; -O1 -fno-unroll-loops", [own_context, base] {
                            auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
                            jit->compiler_description();
                            return std::function<void()>([jit, base] {

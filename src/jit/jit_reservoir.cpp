@@ -55,6 +55,12 @@ void check_shape(const char* arg, ArrayView<const T> v, std::initializer_list<in
     }
 }
 
+// The AOT step's activation for the compiled kernels (ReservoirJitArgs::activation).
+template <class T>
+void activation_thunk(int f, int precision, std::int64_t n, T* z) {
+    kernels::apply_activation<T>(static_cast<Activation>(f), static_cast<kernels::Precision>(precision), n, z);
+}
+
 // x_old for an in-place step: the AOT façade's per-thread buffer, reused across calls.
 template <class T>
 T* old_buffer(std::int64_t n) {
@@ -80,6 +86,7 @@ void run(const typename ReservoirUpdateKernel<T>::State& st, ArrayView<T> state,
     const bool u_c = d <= 1 || u.stride(0) == 1;
     if (st.entry && win_c && u_c) {
         jit::ReservoirJitArgs<T> a{};
+        a.activation = &activation_thunk<T>;
         a.x_old = old;
         a.x_new = state.data();
         a.x_new_stride = n <= 1 ? 1 : state.stride(0);
@@ -209,6 +216,10 @@ ReservoirUpdateKernel<T> JITCompiler::compile_reservoir_update_kernel(const Rese
     req.fastmath = fastmath;
     req.parallel = parallel && static_cast<double>(spec.num_neurons) * static_cast<double>(spec.num_neurons) >= 60000.0;
     req.persistent = config_.cache_compiled_functions;
+    // The generated code is explicit vector code with its loops unrolled where that pays
+    // (`#pragma GCC unroll`); the compiler's own unroller only adds compile time (see
+    // docs/dev/jit.md, "Reservoir kernel").
+    req.extra_flags = {"-fno-unroll-loops", "-O1"};
     st->outcome = jit::registry_of(context_).get(req, config_.verbose);
     st->entry = reinterpret_cast<void (*)(const void*)>(st->outcome->entry);
     return ReservoirUpdateKernel<T>(std::move(st));

@@ -354,23 +354,26 @@ void Registry::say(bool verbose, const std::string& message) const {
 
 void Registry::warn(const std::string& message) const { log_("warning: jit: " + message); }
 
+void Registry::check_shared_dir(bool verbose) {
+    if (dir_checked_) return;
+    dir_checked_ = true;
+    fs::path d = root_ / "jit";
+    try {
+        ensure_directory(d);
+        // A umask of 002 creates it group-writable: tighten our own directory.
+        struct stat st{};
+        if (::stat(d.c_str(), &st) == 0 && st.st_uid == ::geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)))
+            ::chmod(d.c_str(), st.st_mode & 0755);
+        if (trusted_dir(d)) shared_dir_ = d;
+        else say(verbose, fmt::format("{} is not a directory of ours that we can write", d.string()));
+    } catch (const Error& e) {
+        say(verbose, e.what());
+    }
+}
+
 fs::path Registry::directory(bool persistent, bool verbose) {
     std::lock_guard lock(dir_mutex_);
-    if (!dir_checked_) {
-        dir_checked_ = true;
-        fs::path d = root_ / "jit";
-        try {
-            ensure_directory(d);
-            // A umask of 002 creates it group-writable: tighten our own directory.
-            struct stat st{};
-            if (::stat(d.c_str(), &st) == 0 && st.st_uid == ::geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)))
-                ::chmod(d.c_str(), st.st_mode & 0755);
-            if (trusted_dir(d)) shared_dir_ = d;
-            else say(verbose, fmt::format("{} is not a directory of ours that we can write", d.string()));
-        } catch (const Error& e) {
-            say(verbose, e.what());
-        }
-    }
+    check_shared_dir(verbose);
     if (persistent && !shared_dir_.empty()) return shared_dir_;
     if (private_dir_.empty()) {
         std::string t = (fs::temp_directory_path() / "neuroperf-jit-XXXXXX").string();
@@ -387,6 +390,10 @@ const Toolchain& Registry::toolchain() {
     std::lock_guard lock(dir_mutex_);
     if (!toolchain_probed_) {
         toolchain_probed_ = true;
+        // The directory first: the compiler's --version output is then kept there from the
+        // first process on (probed before it existed, every new process with that cache ran
+        // `--version` again, ~30-50 ms of a warm load).
+        check_shared_dir(false);
         fs::path d = root_ / "jit";
         toolchain_ = find_toolchain(trusted_dir(d) ? d : fs::path());
     }

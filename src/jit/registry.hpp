@@ -95,6 +95,8 @@ public:
     const Toolchain& toolchain();
 
 private:
+    /// Creates and checks <cache_root>/jit once (dir_mutex_ held).
+    void check_shared_dir(bool verbose);
     struct Slot {
         std::mutex mutex;
         std::atomic<bool> ready{false};

@@ -10,7 +10,8 @@
 
 namespace neuroperf::jit {
 
-/// The compiled reservoir kernels' ABI (version 1): `extern "C" void entry(const void* args)`.
+/// The compiled reservoir kernels' ABI (kernel ABI version 1; this struct's layout is also in the
+/// generated source, hence in the cache key): `extern "C" void entry(const void* args)`.
 template <class T>
 struct ReservoirJitArgs {
     const T* x_old;           ///< N, contiguous, not overlapping x_new
@@ -25,6 +26,9 @@ struct ReservoirJitArgs {
     const std::int64_t* row_ptr;  ///< CSR
     const std::int32_t* col_idx;
     const T* values;
+    /// z[0, n) = f(z[0, n)) at precision `precision` (Activation, kernels::Precision as int):
+    /// kernels::apply_activation<T>, the AOT step's activation (strict tanh / sigmoid kernels call it).
+    void (*activation)(int f, int precision, std::int64_t n, T* z);
 };
 
 kernels::Precision reservoir_precision(const std::string& mode);

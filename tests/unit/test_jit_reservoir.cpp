@@ -251,6 +251,35 @@ TEST(JitReservoir, TailLengthsBitIdentical) {
         reservoir_case<float>(jit, rspec(n, n / 3 + 1, 1.0, Activation::identity, false, false), 80 + static_cast<std::uint64_t>(n));
 }
 
+// The generated code's shapes: rows in groups of four with a partial last group (N mod 4 ≠ 0),
+// W·x with whole lane blocks and an input term with them too (D ≥ 16 / 32), and a W over 8 MB,
+// which streams one row at a time through a loop unrolled twice (an odd count of lane blocks
+// leaves one for the remainder).
+TEST(JitReservoir, RowGroupsAndStreamingBitIdentical) {
+    TempDir dir;
+    JITCompiler jit(JITConfig{}, quiet_context(dir.path()));
+    reservoir_case<double>(jit, rspec(45, 40, 0.3, Activation::tanh, false, true), 51);
+    reservoir_case<float>(jit, rspec(67, 70, 0.6, Activation::sigmoid, false, true), 52);
+    reservoir_case<double>(jit, rspec(1045, 2, 0.3, Activation::tanh, false, true), 53);  // 8.7 MB, 65 blocks + 5
+    reservoir_case<float>(jit, rspec(1470, 2, 1.0, Activation::tanh, false, false), 54);  // 8.6 MB, 45 blocks + 30
+}
+
+// Fast math in double (exp's rounding by rint) stays within rounding of the strict kernel.
+TEST(JitReservoir, FastMathDoubleSigmoidWithinTolerance) {
+    TempDir dir;
+    auto ctx = quiet_context(dir.path());
+    JITCompiler fm(JITConfig{.enable_fastmath = true}, ctx), strict(JITConfig{}, ctx);
+    auto spec = rspec(99, 5, 0.5, Activation::sigmoid, false, true);
+    auto kf = fm.compile_reservoir_update_kernel<double>(spec);
+    auto ks = strict.compile_reservoir_update_kernel<double>(spec);
+    ASSERT_TRUE(kf.is_compiled()) << kf.fallback_reason();
+    Operands<double> op(99, 5, 32, 1.0);
+    Array<double> y1 = Array<double>::copy_of(op.x.view()), y2 = Array<double>::copy_of(op.x.view());
+    kf(y1.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
+    ks(y2.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
+    for (index_t i = 0; i < 99; ++i) ASSERT_NEAR(y1(i), y2(i), 1e-12) << i;
+}
+
 // enable_parallel_loops shares the row blocks among OpenMP threads: still bit-identical.
 TEST(JitReservoir, ParallelLoopsBitIdentical) {
     TempDir dir;
