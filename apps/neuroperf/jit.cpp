@@ -44,7 +44,7 @@ int run_jit(const JitOptions& options) {
     fmt::print("kernels cached  : {} ({} invalid, rebuilt on next use), {:.1f} KiB\n", entries.size(), invalid, bytes / 1024.0);
     fmt::print("compiler        : {}\n", compiler.empty() ? "none found: kernels run the AOT code (set NEUROPERF_CXX)" : compiler);
     fmt::print("target          : -march=native on {} ({})\n", cpu_info().model_name, fmt::join(cpu_info().isa.names(), " "));
-    fmt::print("kernels         : spike_processing, convolution (compiled); reservoir_update, matrix_multiply not built yet\n");
+    fmt::print("kernels         : spike_processing, reservoir_update, convolution (compiled C++); matrix_multiply (libxsmm JIT for small shapes, else the calibrated GEMM)\n");
     return 0;
 }
 
