@@ -560,6 +560,21 @@ struct RowPart {
     }
 };
 
+// Calls f(s0, s1) with this thread's part [s0, s1) of the CSR row of every spike of step buffer
+// `buf`, spikes in ascending source order (the order the sums depend on).
+template <class F>
+void for_each_spiking_row(const Population& src, int buf, int T, const RowPart& part, const std::int64_t* rp, F&& f) {
+    const std::int32_t* spikes = src.spikes.data() + buf * src.size();
+    for (int c = 0; c < T; ++c) {
+        const std::int32_t* sp = spikes + src.chunk[static_cast<std::size_t>(c)];
+        for (std::int64_t q = 0, nq = src.count[static_cast<std::size_t>((buf * T + c) * kPad)]; q < nq; ++q) {
+            std::int64_t s0, s1;
+            part(rp, sp[q], s0, s1);
+            f(s0, s1);
+        }
+    }
+}
+
 // Propagation of a projection with per-synapse weights and/or delays into this thread's target
 // range: synapse q of a spiking source adds weights[q] (or the shared weight) to ring slot
 // (t + delays[q]) mod D. Same order of additions per ring element as the uniform path (spikes in
@@ -573,23 +588,17 @@ void propagate_rows(const Projection& pr, const Population& src, int buf, float*
     const std::int32_t* dv = pr.delays.data();
     const float w = pr.weight;
     float* const fixed_ring = rings + ((slot0 + pr.delay) % D) * n_t;
-    const std::int32_t* spikes = src.spikes.data() + buf * src.size();
-    for (int c = 0; c < T; ++c) {
-        const std::int32_t* sp = spikes + src.chunk[static_cast<std::size_t>(c)];
-        for (std::int64_t q = 0, nq = src.count[static_cast<std::size_t>((buf * T + c) * kPad)]; q < nq; ++q) {
-            std::int64_t s0, s1;
-            part(rp, sp[q], s0, s1);
-            for (std::int64_t k = s0; k < s1; ++k) {
-                float* ring = fixed_ring;
-                if constexpr (PerDelay) {
-                    std::int64_t slot = slot0 + dv[k];  // 1 ≤ delay ≤ D: one subtraction wraps
-                    if (slot >= D) slot -= D;
-                    ring = rings + slot * n_t;
-                }
-                ring[col[k]] += PerWeight ? wv[k] : w;
+    for_each_spiking_row(src, buf, T, part, rp, [&](std::int64_t s0, std::int64_t s1) {
+        for (std::int64_t k = s0; k < s1; ++k) {
+            float* ring = fixed_ring;
+            if constexpr (PerDelay) {
+                std::int64_t slot = slot0 + dv[k];  // 1 ≤ delay ≤ D: one subtraction wraps
+                if (slot >= D) slot -= D;
+                ring = rings + slot * n_t;
             }
+            ring[col[k]] += PerWeight ? wv[k] : w;
         }
-    }
+    });
 }
 
 void propagate_heterogeneous(const Projection& pr, const Population& src, int buf, float* rings, std::int64_t slot0,
@@ -606,17 +615,11 @@ void propagate_uniform(const Projection& pr, const Population& src, int buf, flo
     const std::int64_t* rp = pr.row_ptr.data();
     const std::int32_t* col = pr.col.data();
     const float w = pr.weight;
-    const std::int32_t* spikes = src.spikes.data() + buf * src.size();
-    for (int c = 0; c < T; ++c) {
-        const std::int32_t* sp = spikes + src.chunk[static_cast<std::size_t>(c)];
-        for (std::int64_t q = 0, nq = src.count[static_cast<std::size_t>((buf * T + c) * kPad)]; q < nq; ++q) {
-            std::int64_t s0, s1;
-            part(rp, sp[q], s0, s1);
-            // Columns strictly increase within a row: no two lanes hit one element.
+    for_each_spiking_row(src, buf, T, part, rp, [ring, col, w](std::int64_t s0, std::int64_t s1) {
+        // Columns strictly increase within a row: no two lanes hit one element.
 #pragma omp simd
-            for (std::int64_t k = s0; k < s1; ++k) ring[col[k]] += w;
-        }
-    }
+        for (std::int64_t k = s0; k < s1; ++k) ring[col[k]] += w;
+    });
 }
 
 }  // namespace
