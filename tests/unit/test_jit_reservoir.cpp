@@ -195,21 +195,25 @@ TEST(JitReservoir, DefaultsStridedStateNanAndFallback) {
 #endif
 }
 
-TEST(JitReservoir, FastMathWithinTolerance) {
+// The fast-math kernel (other key) against the strict one on the same operands, within `tol`.
+template <class T>
+void fast_math_case(index_t n, index_t d, double leak, Activation act, std::uint64_t seed, double tol) {
     TempDir dir;
     auto ctx = quiet_context(dir.path());
     JITCompiler fm(JITConfig{.enable_fastmath = true}, ctx), strict(JITConfig{}, ctx);
-    auto spec = rspec(200, 3, 0.4, Activation::tanh, false, true);
-    auto kf = fm.compile_reservoir_update_kernel<float>(spec);
-    auto ks = strict.compile_reservoir_update_kernel<float>(spec);
+    auto spec = rspec(n, d, leak, act, false, true);
+    auto kf = fm.compile_reservoir_update_kernel<T>(spec);
+    auto ks = strict.compile_reservoir_update_kernel<T>(spec);
     ASSERT_TRUE(kf.is_compiled()) << kf.fallback_reason();
     EXPECT_NE(kf.key(), ks.key());
-    Operands<float> op(200, 3, 31, 1.0);
-    Array<float> y1 = Array<float>::copy_of(op.x.view()), y2 = Array<float>::copy_of(op.x.view());
+    Operands<T> op(n, d, seed, 1.0);
+    Array<T> y1 = Array<T>::copy_of(op.x.view()), y2 = Array<T>::copy_of(op.x.view());
     kf(y1.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
     ks(y2.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
-    for (index_t i = 0; i < 200; ++i) ASSERT_NEAR(y1(i), y2(i), 200 * 3e-7 * 4) << i;
+    for (index_t i = 0; i < n; ++i) ASSERT_NEAR(y1(i), y2(i), tol) << i;
 }
+
+TEST(JitReservoir, FastMathWithinTolerance) { fast_math_case<float>(200, 3, 0.4, Activation::tanh, 31, 200 * 3e-7 * 4); }
 
 TEST(JitReservoir, BadArguments) {
     JITCompiler jit(JITConfig{.enable_jit = false});
@@ -266,18 +270,7 @@ TEST(JitReservoir, RowGroupsAndStreamingBitIdentical) {
 
 // Fast math in double (exp's rounding by rint) stays within rounding of the strict kernel.
 TEST(JitReservoir, FastMathDoubleSigmoidWithinTolerance) {
-    TempDir dir;
-    auto ctx = quiet_context(dir.path());
-    JITCompiler fm(JITConfig{.enable_fastmath = true}, ctx), strict(JITConfig{}, ctx);
-    auto spec = rspec(99, 5, 0.5, Activation::sigmoid, false, true);
-    auto kf = fm.compile_reservoir_update_kernel<double>(spec);
-    auto ks = strict.compile_reservoir_update_kernel<double>(spec);
-    ASSERT_TRUE(kf.is_compiled()) << kf.fallback_reason();
-    Operands<double> op(99, 5, 32, 1.0);
-    Array<double> y1 = Array<double>::copy_of(op.x.view()), y2 = Array<double>::copy_of(op.x.view());
-    kf(y1.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
-    ks(y2.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
-    for (index_t i = 0; i < 99; ++i) ASSERT_NEAR(y1(i), y2(i), 1e-12) << i;
+    fast_math_case<double>(99, 5, 0.5, Activation::sigmoid, 32, 1e-12);
 }
 
 // enable_parallel_loops shares the row blocks among OpenMP threads: still bit-identical.
