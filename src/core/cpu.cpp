@@ -17,6 +17,7 @@
 #include <utility>
 
 #if defined(__linux__)
+#include <omp.h>
 #include <sched.h>
 #endif
 #include <unistd.h>
@@ -325,6 +326,12 @@ int read_affinity_cpus() {
 #endif
 }
 
+int process_affinity_cpus() {
+    int places_cpus = 0;
+    for (int p = 0, n = omp_get_num_places(); p < n; ++p) places_cpus += omp_get_place_num_procs(p);
+    return places_cpus > 0 ? places_cpus : read_affinity_cpus();
+}
+
 std::vector<CacheLevel> read_sysfs_caches(const std::string& cache_dir) {
     std::vector<CacheLevel> caches;
     for (int index = 0; index < 64; ++index) {
@@ -479,7 +486,7 @@ CpuInfo probe() {
     if (info.caches.empty()) info.caches = cpuid_caches(info.vendor);
 #endif
     info.logical_cpus_online = static_cast<int>(std::max<long>(sysconf(_SC_NPROCESSORS_ONLN), 1));
-    info.affinity_cpus = read_affinity_cpus();
+    info.affinity_cpus = process_affinity_cpus();
     if (info.affinity_cpus <= 0) info.affinity_cpus = info.logical_cpus_online;
     info.cgroup_cpu_limit = read_cgroup_cpu_limit();
     info.available_cpus = cpus_allowed(info.affinity_cpus, info.cgroup_cpu_limit);
@@ -522,7 +529,7 @@ const CpuInfo& cpu_info() {
 }
 
 int available_cpus() {
-    int affinity = detail::read_affinity_cpus();
+    int affinity = detail::process_affinity_cpus();
     if (affinity <= 0) affinity = cpu_info().logical_cpus_online;
     return detail::cpus_allowed(affinity, detail::read_cgroup_cpu_limit());
 }

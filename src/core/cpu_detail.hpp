@@ -59,6 +59,12 @@ double read_cgroup_cpu_limit(const std::string& proc_self_cgroup = "/proc/self/c
 /// Number of CPUs in this thread's affinity mask (handles masks larger than 1024 CPUs); 0 on error.
 int read_affinity_cpus();
 
+/// The CPUs the process may use: this thread's mask, or the OpenMP places when there are any.
+/// With OMP_PROC_BIND or OMP_PLACES set, libgomp binds the initial thread to its first place as
+/// it starts, so that thread's mask then shows one place; the places, built from the mask the
+/// process started with, list every CPU the team may use.
+int process_affinity_cpus();
+
 /// Data and unified caches listed under a sysfs directory like
 /// /sys/devices/system/cpu/cpu0/cache, ascending level; empty if absent.
 std::vector<CacheLevel> read_sysfs_caches(const std::string& cache_dir);

@@ -50,13 +50,17 @@ void prepare_workers(bool ftz, const std::string& affinity, int threads) {
     static std::string applied_affinity;
     std::lock_guard lock(mu);
     if (threads == applied_threads && ftz == applied_ftz && affinity == applied_affinity) return;
+    // With OMP_PROC_BIND or OMP_PLACES set, the OpenMP runtime binds its threads to places
+    // itself: pinning them again would fight it, and the initial thread's mask (one place by
+    // then) would put every worker on that place. The runtime's binding wins.
+    const bool runtime_binds = omp_get_proc_bind() != omp_proc_bind_false;
     std::vector<int> plan;
-    if (affinity != "none") plan = affinity_plan(affinity, threads, current_cpu_topology());
+    if (affinity != "none" && !runtime_binds) plan = affinity_plan(affinity, threads, current_cpu_topology());
 #pragma omp parallel num_threads(threads)
     {
         int t = omp_get_thread_num();
-        if (t != 0) {
-            set_ftz(ftz);
+        if (t != 0) set_ftz(ftz);
+        if (t != 0 && !runtime_binds) {
             cpu_set_t set;
             CPU_ZERO(&set);
             if (plan.empty()) {

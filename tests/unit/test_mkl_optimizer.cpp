@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.hpp"
+#include "jit/process.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/cpu.hpp"
 #include "neuroperf/error.hpp"
@@ -525,4 +526,61 @@ TEST(OptimizerAffinity, WorkersPinned) {
     auto c2 = opt2.optimize_matrix_multiply<double>(a.view(), b.view());
     EXPECT_EQ(worker_cpu_count(), ncpu);
     for (index_t i = 0; i < 256; i += 51) EXPECT_DOUBLE_EQ(c(i, i), c2(i, i));
+}
+
+// Child side of OptimizerAffinity.RuntimeBindingKept (run with OMP_PROC_BIND=true): libgomp has
+// bound this initial thread to its first place, yet every CPU of the process counts, and a
+// multi-threaded call leaves the runtime's one-place-per-thread binding alone.
+TEST(OptimizerAffinityChild, RuntimeBinding) {
+    const char* expect = std::getenv("NEUROPERF_AFFINITY_CHILD_CPUS");
+    if (!expect) GTEST_SKIP() << "helper of OptimizerAffinity.RuntimeBindingKept";
+    const int n = std::atoi(expect);
+    ASSERT_NE(omp_get_proc_bind(), omp_proc_bind_false);
+    EXPECT_EQ(available_cpus(), n);
+    EXPECT_EQ(cpu_info().affinity_cpus, n);
+    EXPECT_EQ(default_context().num_threads(), n);
+
+    Array<double> a({256, 256}), b({256, 256});
+    std::mt19937 rng(5);
+    fill_random<double>(a.view(), rng);
+    fill_random<double>(b.view(), rng);
+    MKLConfig cfg;
+    cfg.num_threads = 2;  // "balanced": would pin workers from the initial thread's one-CPU mask
+    auto c = make_opt(cfg).optimize_matrix_multiply<double>(a.view(), b.view());
+    expect_product<double>(a.view(), b.view(), c.view(), false, false);
+    std::vector<int> cpu_of(2, -1), mask_size(2, -1);
+#pragma omp parallel num_threads(2)
+    {
+        int t = omp_get_thread_num();
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+            mask_size[static_cast<std::size_t>(t)] = CPU_COUNT(&set);
+            for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+                if (CPU_ISSET(cpu, &set)) cpu_of[static_cast<std::size_t>(t)] = cpu;
+        }
+    }
+    EXPECT_EQ(mask_size[0], 1);
+    EXPECT_EQ(mask_size[1], 1);
+    EXPECT_NE(cpu_of[0], cpu_of[1]) << "both threads bound to CPU " << cpu_of[0];
+}
+
+TEST(OptimizerAffinity, RuntimeBindingKept) {
+    cpu_set_t proc;
+    CPU_ZERO(&proc);
+    ASSERT_EQ(sched_getaffinity(0, sizeof(proc), &proc), 0);
+    const int ncpu = CPU_COUNT(&proc);
+    if (ncpu < 2) GTEST_SKIP() << "needs 2 CPUs, have " << ncpu;
+    test_support::EnvGuard bind("OMP_PROC_BIND"), places("OMP_PLACES"), threads("OMP_NUM_THREADS"),
+        child("NEUROPERF_AFFINITY_CHILD_CPUS");
+    bind.set("true");
+    places.unset();
+    threads.unset();
+    child.set(std::to_string(ncpu));
+    test_support::TempDir dir;
+    auto r = jit::run_process({std::filesystem::read_symlink("/proc/self/exe").string(),
+                               "--gtest_filter=OptimizerAffinityChild.RuntimeBinding"},
+                              dir.path() / "child.log");
+    ASSERT_TRUE(r.started) << r.error;
+    EXPECT_EQ(r.exit_code, 0) << read_file((dir.path() / "child.log").string()).value_or("");
 }
