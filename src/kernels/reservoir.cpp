@@ -431,13 +431,6 @@ void apply_activation(Activation f, Precision p, std::int64_t n, T* z) {
     }
 }
 
-bool narrow_column_indices(std::int64_t cols, std::int64_t nnz, const std::int32_t* col, std::uint16_t* out) {
-    if (cols > kNarrowMaxCols) return false;
-#pragma omp simd
-    for (std::int64_t e = 0; e < nnz; ++e) out[e] = static_cast<std::uint16_t>(col[e]);
-    return true;
-}
-
 #define NEUROPERF_INSTANTIATE(T)                                                  \
     template void reservoir_step<T>(const ReservoirStep<T>&, const DenseRows<T>&); \
     template void reservoir_step<T>(const ReservoirStep<T>&, const CsrRows<T>&);   \
