@@ -235,7 +235,8 @@ void bind_snn(nb::module_& m) {
             "run",
             [](Network& net, double duration_ms, nb::object progress, double progress_interval) {
                 if (!progress.is_none() && !PyCallable_Check(progress.ptr()))
-                    throw nb::type_error("progress: expected a callable(steps_done, steps_total) or None");
+                    raise_type_error(fmt::format("progress: expected a callable(steps_done, steps_total) or None, got {}",
+                                                 Py_TYPE(progress.ptr())->tp_name));
                 RunOptions ro;
                 ro.progress_interval_seconds = progress_interval;
                 ro.progress = [&progress](std::int64_t done, std::int64_t total) {

@@ -663,7 +663,7 @@ void NetworkImpl::partition(int T) {
 SimulationResult NetworkImpl::run(double duration_ms, const RunOptions& ro) {
     if (!(duration_ms >= 0) || !std::isfinite(duration_ms))
         throw ValueError(fmt::format("run: duration_ms: expected a finite duration ≥ 0 ms, got {}", duration_ms));
-    if (!(ro.progress_interval_seconds >= 0) || std::isnan(ro.progress_interval_seconds))
+    if (!(ro.progress_interval_seconds >= 0))  // also NaN
         throw ValueError(fmt::format("run: progress_interval_seconds: expected ≥ 0 s, got {}", ro.progress_interval_seconds));
     const double dt = opt.dt;
     const std::int64_t steps = std::llround(duration_ms / dt);
