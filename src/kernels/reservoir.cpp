@@ -6,7 +6,9 @@
 #include "kernels/reservoir.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
+#include <vector>
 
 #include <omp.h>
 #if defined(__x86_64__)
@@ -100,12 +102,22 @@ NP_INLINE T dot_contiguous(std::int64_t n, const T* a, const T* b) {
 // (vpmovzxwd) and gathers explicitly. Same products and fused adds as the int32 loop. A real
 // call (dot_csr itself has no target attribute, so this cannot be inlined into it): only rows
 // of ≥ 16 (float) / 8 (double) entries get here.
+//
+// The entries are prefetched kGatherPrefetch ahead (into the next rows too) with the
+// non-temporal hint. Measured on Zen 4, one thread, a 10⁷-entry stream gathering from a 40 KB x
+// (N = 10⁴, which no longer fits the 32 KB L1 beside the stream): 8.5 → 6.8 ms, medians of 31
+// interleaved runs; 256 to 1024 entries ahead and the T0 hint all measured the same; no change
+// when W fits the L2. Prefetches never fault, so reaching past the last row is harmless.
+inline constexpr std::int64_t kGatherPrefetch = 512;
+
 template <class T>
 NP_AVX512 std::int64_t gather_loop_u16(std::int64_t e, std::int64_t hi, const std::uint16_t* col, const T* val,
                                                  const T* x, T* acc) {
     if constexpr (std::is_same_v<T, float>) {
         __m512 a = _mm512_loadu_ps(acc);
         for (; e + 16 <= hi; e += 16) {
+            _mm_prefetch(reinterpret_cast<const char*>(val + e + kGatherPrefetch), _MM_HINT_NTA);
+            _mm_prefetch(reinterpret_cast<const char*>(col + e + kGatherPrefetch), _MM_HINT_NTA);
             // The masked forms with a zero source: the unmasked ones start from _mm512_undefined_*,
             // which GCC 12 reports as maybe-uninitialized.
             __m512i ci = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e)));
@@ -116,6 +128,8 @@ NP_AVX512 std::int64_t gather_loop_u16(std::int64_t e, std::int64_t hi, const st
     } else {
         __m512d a = _mm512_loadu_pd(acc);
         for (; e + 8 <= hi; e += 8) {
+            _mm_prefetch(reinterpret_cast<const char*>(val + e + kGatherPrefetch), _MM_HINT_NTA);
+            _mm_prefetch(reinterpret_cast<const char*>(col + e + kGatherPrefetch), _MM_HINT_NTA);
             __m256i ci = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + e)));
             __m512d xv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, ci, x, 8);
             a = _mm512_fmadd_pd(_mm512_loadu_pd(val + e), xv, a);
@@ -293,13 +307,24 @@ BlocksFn<T, CsrRows<T>> csr_variant() {
 
 // `steps` steps (1 for a single step): step q reads first.x_old (q = 0) or row q − 1 of
 // `states`, first.input_pre + q·n (when given), and writes first.x_new (single step) or row q.
-// Whole blocks per thread, contiguous ranges: the same rows go through the same code whatever
-// the thread count. One parallel region for the whole sequence, a barrier between steps;
+// Whole blocks only: the same rows go through the same code whatever the thread count or which
+// thread runs them. One parallel region for the whole sequence, a barrier between steps;
 // workers get the caller's FTZ/DAZ setting.
+//
+// Each thread owns a contiguous range of blocks of about equal cost and claims them one at a
+// time from its own counter; a thread done with its range takes what is left of the others'
+// (from their counters, so no block runs twice). On a quiet machine nobody steals; when one
+// thread is late (a descheduled vCPU, a slower core), the others finish its blocks instead of
+// waiting at the barrier: 9% of a 2-thread N = 10⁴ step was spent there with fixed ranges.
 template <class T>
 const std::int64_t* row_ptr_of(const DenseRows<T>&) { return nullptr; }
 template <class T>
 const std::int64_t* row_ptr_of(const CsrRows<T>& w) { return w.row_ptr; }
+
+struct alignas(64) BlockClaim {  // a thread's blocks of the current step: next to claim, end
+    std::atomic<std::int64_t> next[2] = {0, 0};  // one per step parity
+    std::int64_t end = 0;
+};
 
 template <class T, class W>
 void run_blocks(BlocksFn<T, W> fn, const ReservoirStep<T>& first, const W& w, double work, std::int64_t steps,
@@ -320,6 +345,7 @@ void run_blocks(BlocksFn<T, W> fn, const ReservoirStep<T>& first, const W& w, do
         for (std::int64_t q = 0; q < steps; ++q) fn(step_at(q), w, 0, blocks);
         return;
     }
+    std::vector<BlockClaim> claims(static_cast<std::size_t>(t));
 #pragma omp parallel num_threads(t)
     {
         int id = omp_get_thread_num(), nt = omp_get_num_threads();
@@ -330,9 +356,21 @@ void run_blocks(BlocksFn<T, W> fn, const ReservoirStep<T>& first, const W& w, do
         // Ranges of equal cost (stored entries), not of equal row count: rows of a CSR
         // reservoir need not have the same length.
         const std::int64_t* rp = row_ptr_of(w);
-        std::int64_t b0 = reservoir_block_split(n, rp, id, nt), b1 = reservoir_block_split(n, rp, id + 1, nt);
+        const std::int64_t b0 = reservoir_block_split(n, rp, id, nt), b1 = reservoir_block_split(n, rp, id + 1, nt);
+        // Counters of step q live in set q % 2: a thread resets its set for step q + 1 while
+        // step q runs (set (q + 1) % 2 was last used by step q − 1, which the barrier closed).
+        claims[id].end = b1;
+        claims[id].next[0].store(b0, std::memory_order_relaxed);
+#pragma omp barrier
         for (std::int64_t q = 0; q < steps; ++q) {
-            fn(step_at(q), w, b0, b1);
+            const int set = static_cast<int>(q & 1);
+            claims[id].next[set ^ 1].store(b0, std::memory_order_relaxed);
+            const ReservoirStep<T> st = step_at(q);
+            for (int k = 0; k < nt; ++k) {  // own range first, then the others'
+                BlockClaim& c = claims[(id + k) % nt];
+                for (std::int64_t b; (b = c.next[set].fetch_add(1, std::memory_order_relaxed)) < c.end;)
+                    fn(st, w, b, b + 1);
+            }
             if (q + 1 < steps) {
 #pragma omp barrier
             }

@@ -830,3 +830,31 @@ TYPED_TEST(ReservoirTyped, SkewedRowsThreadsBitIdentical) {
 }
 
 }  // namespace
+
+namespace {
+
+// More threads than CPUs (5 on this 2-vCPU machine): threads are descheduled mid-step, and the
+// others take the rest of their block ranges. Whoever runs a block, the states are the 1-thread
+// states bit for bit, at every step of a long sequence, call after call.
+TYPED_TEST(ReservoirTyped, StolenBlocksBitIdentical) {
+    using T = TypeParam;
+    auto one = make_opt(1), five = make_opt(5);
+    const index_t n = 23 * kernels::kReservoirBlock + 7, d = 3, steps = 40;  // 24 blocks, the last short
+    auto dense = random_reservoir<T>(n, 0.004, 950);
+    auto w = CsrMatrix<T>::from_dense(dense.view());
+    ASSERT_EQ(kernels::reservoir_threads(double(w.nnz()) + 4.0 * double(n), 5, n), 5);
+    auto w_in = random_array<T>({n, d}, 951);
+    auto inputs = random_array<T>({steps, d}, 952);
+    auto x0 = random_array<T>({n}, 953, 0.5);
+    ReservoirOptions<T> o;
+    o.leak_rate = T(0.7);
+    auto ref = one.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view(), o);
+    for (int call = 0; call < 3; ++call) {
+        auto got = five.run_reservoir<T>(x0.view(), w_in.view(), w, inputs.view(), o);
+        ASSERT_EQ(got.size(), ref.size());
+        for (index_t i = 0; i < ref.size(); ++i)
+            ASSERT_EQ(got.data()[i], ref.data()[i]) << "call " << call << ", step " << i / n << ", row " << i % n;
+    }
+}
+
+}  // namespace
