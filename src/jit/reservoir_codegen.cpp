@@ -254,8 +254,9 @@ INL T csr_row(i64 lo, i64 hi, const i32* __restrict col, const T* __restrict val
     if (hi - lo >= {LC}) {{
         V acc = {{}};
         for (; e + {LC} <= hi; e += {LC}) {{
-            V g;
-            for (int l = 0; l < {LC}; ++l) g[l] = x[col[e + l]];
+            __builtin_prefetch(val + e + 512, 0, 0);  // as the AOT loop: entries 512 ahead, non-temporal
+            __builtin_prefetch(col + e + 512, 0, 0);
+{gather}
             acc = fmav(ldv(val + e), g, acc);
         }}
         {reduce}
@@ -272,6 +273,17 @@ INL T csr_row(i64 lo, i64 hi, const i32* __restrict col, const T* __restrict val
 }}
 )",
                            fmt::arg("LC", VL),
+                           // With AVX-512 (fma: the AOT step runs its AVX-512 clone) a hardware gather
+                           // as the AOT loop; the element loop is not turned into one at -O1 (1.6×
+                           // slower than the AOT step at N = 2000, d = 0.1, float32). The same values
+                           // either way.
+                           fmt::arg("gather", !fma ? "            V g;\n            for (int l = 0; l < VL; ++l) g[l] = x[col[e + l]];"
+                                              : is_double ? "            int __attribute__((vector_size(32))) ci;\n"
+                                                            "            __builtin_memcpy(&ci, col + e, sizeof ci);\n"
+                                                            "            const V g = __builtin_ia32_gathersiv8df(V{}, x, ci, (unsigned char)-1, 8);"
+                                                          : "            int __attribute__((vector_size(64))) ci;\n"
+                                                            "            __builtin_memcpy(&ci, col + e, sizeof ci);\n"
+                                                            "            const V g = __builtin_ia32_gathersiv16sf(V{}, x, ci, (unsigned short)-1, 4);"),
                            fmt::arg("reduce", is_double ? "const H h = __builtin_shufflevector(acc, acc, 0, 1, 2, 3) + __builtin_shufflevector(acc, acc, 4, 5, 6, 7);\n"
                                                           "        const Q q = __builtin_shufflevector(h, h, 0, 1) + __builtin_shufflevector(h, h, 2, 3);\n"
                                                           "        s = q[0] + q[1];"
