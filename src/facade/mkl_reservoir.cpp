@@ -114,9 +114,21 @@ double csr_work(const CsrMatrix<T>& w, index_t n, index_t d) {
 // run_reservoir narrows CSR column indices to 16 bits from this many steps on.
 constexpr index_t kNarrowMinSteps = 4;
 
+// Streaming from DRAM the gather instruction wins, from cache scalar loads do
+// (kernels::CsrRows::hw_gather): the last-level cache decides (32 MB if unknown), for entries
+// of sizeof(T) + index_bytes bytes.
+template <class T>
+bool gather_from_memory(const CsrMatrix<T>& w, std::size_t index_bytes) {
+    std::int64_t llc = cpu_info().cache_bytes(3);
+    if (llc <= 0) llc = std::int64_t{32} << 20;
+    return static_cast<double>(w.nnz()) * static_cast<double>(sizeof(T) + index_bytes) > static_cast<double>(llc);
+}
+
 template <class T>
 kernels::CsrRows<T> csr_rows(const CsrMatrix<T>& w) {
-    return {w.row_ptr().data(), w.col_idx().data(), w.values().data()};
+    kernels::CsrRows<T> rows{w.row_ptr().data(), w.col_idx().data(), w.values().data()};
+    rows.hw_gather = gather_from_memory(w, sizeof(std::int32_t));
+    return rows;
 }
 
 template <class T>
@@ -374,12 +386,7 @@ Array<T> MKLOptimizer::run_reservoir(ArrayView<const T> state0, ArrayView<const 
         auto c16 = reservoir_weights.col_idx16();
         if (c16.size() == static_cast<std::size_t>(reservoir_weights.nnz()) && !c16.empty()) {
             rows.col16 = c16.data();
-            // Streaming from DRAM the gather instruction wins, from cache scalar loads do
-            // (kernels::CsrRows::hw_gather); the last-level cache decides (32 MB if unknown).
-            std::int64_t llc = cpu_info().cache_bytes(3);
-            if (llc <= 0) llc = std::int64_t{32} << 20;
-            double bytes = static_cast<double>(reservoir_weights.nnz()) * static_cast<double>(sizeof(T) + 2);
-            rows.hw_gather = bytes > static_cast<double>(llc);
+            rows.hw_gather = gather_from_memory(reservoir_weights, sizeof(std::uint16_t));
         }
     }
     return run_sequence<T>(*this, t, state0, input_weights, inputs, rows, options, work);

@@ -103,17 +103,17 @@ NP_INLINE T dot_contiguous(std::int64_t n, const T* a, const T* b) {
 inline constexpr std::int64_t kGatherPrefetch = 512;
 
 #if NP_HAVE_AVX512_CLONES
-// The long-row loop of dot_csr for 16-bit column indices: acc[l] += val[e+l]·x[col[e+l]] over
-// whole 64-byte vectors from e while e + lanes ≤ hi; returns the new e. GCC 12 vectorises a
-// gather only through 32/64-bit indices and otherwise emulates it with scalar loads (measured
-// slower than the int32 indices it was meant to beat), so the AVX-512 clone widens the indices
-// (vpmovzxwd) and gathers explicitly. Same products and fused adds as the int32 loop. A real
-// call (dot_csr itself has no target attribute, so this cannot be inlined into it): only rows
-// of ≥ 16 (float) / 8 (double) entries get here. Entries prefetched as kGatherPrefetch says.
-
-template <class T>
-NP_AVX512 std::int64_t gather_loop_u16(std::int64_t e, std::int64_t hi, const std::uint16_t* col, const T* val,
-                                                 const T* x, T* acc) {
+// The long-row loop of dot_csr with the gather instruction: acc[l] += val[e+l]·x[col[e+l]] over
+// whole 64-byte vectors from e while e + lanes ≤ hi; returns the new e. GCC 12 does not turn the
+// lane loop below into vgatherdps/pd (it loads the elements one by one: 16-bit indices it can
+// only emulate, and the 32-bit loop it leaves scalar too), so the AVX-512 clone gathers
+// explicitly, widening 16-bit indices with vpmovzxwd. Same products and fused adds as the lane
+// loop. A real call (dot_csr itself has no target attribute, so this cannot be inlined into it):
+// only rows of ≥ 16 (float) / 8 (double) entries get here. Entries prefetched as kGatherPrefetch
+// says.
+template <class T, class I>
+NP_AVX512 std::int64_t gather_loop(std::int64_t e, std::int64_t hi, const I* col, const T* val, const T* x, T* acc) {
+    static_assert(sizeof(I) == 2 || sizeof(I) == 4);
     if constexpr (std::is_same_v<T, float>) {
         __m512 a = _mm512_loadu_ps(acc);
         for (; e + 16 <= hi; e += 16) {
@@ -121,7 +121,11 @@ NP_AVX512 std::int64_t gather_loop_u16(std::int64_t e, std::int64_t hi, const st
             _mm_prefetch(reinterpret_cast<const char*>(col + e + kGatherPrefetch), _MM_HINT_NTA);
             // The masked forms with a zero source: the unmasked ones start from _mm512_undefined_*,
             // which GCC 12 reports as maybe-uninitialized.
-            __m512i ci = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e)));
+            __m512i ci;
+            if constexpr (sizeof(I) == 2)
+                ci = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e)));
+            else
+                ci = _mm512_loadu_si512(col + e);
             __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, ci, x, 4);
             a = _mm512_fmadd_ps(_mm512_loadu_ps(val + e), xv, a);
         }
@@ -131,7 +135,11 @@ NP_AVX512 std::int64_t gather_loop_u16(std::int64_t e, std::int64_t hi, const st
         for (; e + 8 <= hi; e += 8) {
             _mm_prefetch(reinterpret_cast<const char*>(val + e + kGatherPrefetch), _MM_HINT_NTA);
             _mm_prefetch(reinterpret_cast<const char*>(col + e + kGatherPrefetch), _MM_HINT_NTA);
-            __m256i ci = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + e)));
+            __m256i ci;
+            if constexpr (sizeof(I) == 2)
+                ci = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + e)));
+            else
+                ci = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e));
             __m512d xv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, ci, x, 8);
             a = _mm512_fmadd_pd(_mm512_loadu_pd(val + e), xv, a);
         }
@@ -153,11 +161,11 @@ NP_INLINE T dot_csr(std::int64_t lo, std::int64_t hi, const I* col, const T* val
     if (hi - lo >= L) {
         T acc[L] = {};
 #if NP_HAVE_AVX512_CLONES
-        if constexpr (sizeof(I) < 4 && Avx512)
-            if (hw_gather) e = gather_loop_u16<T>(e, hi, col, val, x, acc);
+        if constexpr (Avx512)
+            if (hw_gather) e = gather_loop<T, I>(e, hi, col, val, x, acc);
 #endif
         for (; e + L <= hi; e += L) {
-            if constexpr (Avx512) {  // as gather_loop_u16
+            if constexpr (Avx512) {  // as gather_loop
                 __builtin_prefetch(val + e + kGatherPrefetch, 0, 0);
                 __builtin_prefetch(col + e + kGatherPrefetch, 0, 0);
             }
@@ -253,12 +261,12 @@ NP_INLINE void csr_blocks_body(const ReservoirStep<T>& s, const CsrRows<T>& w, s
     const T* val = w.values;
     for (std::int64_t b = b0; b < b1; ++b) {
         std::int64_t r0 = b * kReservoirBlock, r1 = std::min(s.n, r0 + kReservoirBlock);
+        const bool hw = w.hw_gather;
         if (const std::uint16_t* col16 = w.col16) {
-            const bool hw = w.hw_gather;
             finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col16, val, x, hw); });
         } else {
             const std::int32_t* col = w.col_idx;
-            finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col, val, x); });
+            finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col, val, x, hw); });
         }
     }
 }

@@ -554,7 +554,8 @@ TYPED_TEST(ReservoirTyped, IsasAgree) {
 }
 
 // Kernel level: 16-bit indices give the same bits as int32 ones (same order of the sums), up to
-// the 65536-column boundary; 65537 columns cannot be narrowed.
+// the 65536-column boundary, and so does the gather loop for either index width; 65537 columns
+// cannot be narrowed.
 TYPED_TEST(ReservoirTyped, NarrowIndicesBitIdentical) {
     using T = TypeParam;
     IsaGuard guard;
@@ -601,17 +602,24 @@ TYPED_TEST(ReservoirTyped, NarrowIndicesBitIdentical) {
             kernels::reservoir_sequence<T>(s, rows, steps, narrow.data());
             for (index_t i = 0; i < wide.size(); ++i)
                 ASSERT_EQ(wide.data()[i], narrow.data()[i]) << "isa " << int(isa) << " N=" << n << " element " << i;
-            rows.hw_gather = true;  // the explicit vgatherdps/pd loop (AVX-512 clone, rows ≥ 16 / 8 entries)
-            kernels::reservoir_sequence<T>(s, rows, steps, narrow.data());
-            for (index_t i = 0; i < wide.size(); ++i) {
+            // The explicit vgatherdps/pd loop (AVX-512 clone, rows ≥ 16 / 8 entries), with the
+            // 16-bit and then the 32-bit indices.
+            rows.hw_gather = true;
+            for (bool sixteen : {true, false}) {
+                rows.col16 = sixteen ? c16.data() : nullptr;
+                kernels::reservoir_sequence<T>(s, rows, steps, narrow.data());
+                for (index_t i = 0; i < wide.size(); ++i) {
 #if defined(__SANITIZE_ADDRESS__)
-                // The sanitizer build does not contract the int32 loop's a·b + c into FMA as the
-                // release build does (see test_jit_reservoir.cpp); the intrinsic loop always fuses.
-                ASSERT_NEAR(double(wide.data()[i]), double(narrow.data()[i]), 64 * double(std::numeric_limits<T>::epsilon()))
-                    << "hw gather, isa " << int(isa) << " N=" << n << " element " << i;
+                    // The sanitizer build does not contract the lane loop's a·b + c into FMA as
+                    // the release build does (see test_jit_reservoir.cpp); the intrinsic loop
+                    // always fuses.
+                    ASSERT_NEAR(double(wide.data()[i]), double(narrow.data()[i]), 64 * double(std::numeric_limits<T>::epsilon()))
+                        << "hw gather, " << (sixteen ? 16 : 32) << "-bit, isa " << int(isa) << " N=" << n << " element " << i;
 #else
-                ASSERT_EQ(wide.data()[i], narrow.data()[i]) << "hw gather, isa " << int(isa) << " N=" << n << " element " << i;
+                    ASSERT_EQ(wide.data()[i], narrow.data()[i])
+                        << "hw gather, " << (sixteen ? 16 : 32) << "-bit, isa " << int(isa) << " N=" << n << " element " << i;
 #endif
+                }
             }
         }
     }
