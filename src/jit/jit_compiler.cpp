@@ -170,10 +170,10 @@ SpikeProcessingKernel<T> JITCompiler::compile_spike_processing_kernel(const LifS
     req.fastmath = config_.enable_fastmath;
     req.parallel = parallel;
     req.persistent = config_.cache_compiled_functions;
-    // CUBA: LLVM's unroller takes a third of clang's time on this kernel (~95 → ~63 ms) for
-    // no measured speed (the update loop is vectorised all the same); the COBA update (exp
-    // polynomial) runs ~25 % faster unrolled, so it keeps it (docs/dev/jit.md, cold compile).
-    if (spec.synapse == SynapseModel::current) req.extra_flags = {"-fno-unroll-loops"};
+    // LLVM's unroller takes a third of clang's time on this kernel (CUBA ~95 → ~63 ms, COBA
+    // ~126 → ~92 ms) for no measured speed: the update loop is vectorised all the same
+    // (docs/dev/jit.md, cold compile).
+    req.extra_flags = {"-fno-unroll-loops"};
     st->outcome = jit::registry_of(context_).get(req, config_.verbose);
     st->entry = reinterpret_cast<void (*)(void*, int)>(st->outcome->entry);
     return SpikeProcessingKernel<T>(std::move(st));
