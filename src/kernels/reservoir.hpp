@@ -30,7 +30,7 @@ struct CsrRows {
     /// 16- and 32-bit indices alike. Measured on Zen 4, float, 1 thread, 16-bit indices:
     /// streaming from DRAM (N = 10⁴, d = 0.1, 60 MB) the instruction is 1.47× faster (6.15 vs
     /// 9.0 ms per step); with the matrix in cache (N = 2000, d = 0.1, 2.4 MB) the scalar loads
-    /// are 1.27× faster (142 vs 180 µs). 32-bit indices, single step, N = 10⁴: 7.5 → 6.0 ms.
+    /// are 1.27× faster (142 vs 180 µs). 32-bit indices, one step at N = 10⁴: 7.3-8.4 → 6.3 ms.
     /// The façade sets it when the matrix does not fit the last-level cache.
     bool hw_gather = false;
 };
