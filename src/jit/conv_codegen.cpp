@@ -36,16 +36,34 @@ std::string conv_descriptor(const std::vector<T>& taps, const kernels::ConvGeome
 
 namespace {
 
-// The fast-math kernel: R = 8 output vectors (64 bytes each) per block, every tap a literal
+// The register-tiled kernel: R = 8 output vectors (64 bytes each) per block, every tap a literal
 // multiplied into them, fully unrolled. Window x[xp − m .. +VL) serves output vector r for tap
 // i = m + r·VL, so each window is loaded once per block and used by every vector that needs
 // it (for k ≥ VL up to R of them): R·k multiply-adds on k + (R−1)·VL loads, R independent
-// accumulator chains (FMA latency 4 × 2 pipes on Zen 4 needs ≥ 8 in flight). -ffast-math lets
-// the compiler contract `a += c·w` into FMA with the window as memory operand. Sums per output
-// still run over taps in increasing order, but contracted and without the AOT's rounding
-// points, so only within rounding of it.
+// accumulator chains (FMA latency 4 × 2 pipes on Zen 4 needs ≥ 8 in flight). m runs upwards,
+// so every output still adds its taps in increasing order from 0: the AOT order.
+//   fast math: `a += c·w`, contracted by -ffast-math with the window as memory operand; within
+//     rounding of the AOT sums (no AOT rounding points).
+//   strict, fused (the AOT clone fuses): the AVX-512 FMA builtin, a guaranteed fma per term;
+//   strict, not fused: `a = a + c·w` under -ffp-contract=off. Both the AOT bits.
+// Nothing is left for the compiler to unroll or vectorise, so it is compiled at -O1 (the
+// looped kernel needed clang's unroller at -O3: 96-127 ms cold, this 70-75 ms).
 template <class T>
-std::string tiled_source(const std::vector<T>& taps, const kernels::ConvGeometry& g, const std::string& entry) {
+std::string tiled_source(const std::vector<T>& taps, const kernels::ConvGeometry& g, const std::string& entry, bool fma,
+                         bool fastmath) {
+    constexpr bool is_float = std::is_same_v<T, float>;
+    // acc += c·w in the mode's arithmetic (c a literal, w a vector).
+    auto madd = [&](const std::string& acc, const std::string& c, const std::string& w) {
+        if (fastmath) return fmt::format("{} += {} * {};", acc, c, w);
+        if (fma)
+            return fmt::format(is_float ? "{0} = __builtin_ia32_vfmaddps512_mask(bc({1}), {2}, {0}, (unsigned short)-1, 4);"
+                                        : "{0} = __builtin_ia32_vfmaddpd512_mask(bc({1}), {2}, {0}, (unsigned char)-1, 4);",
+                               acc, c, w);
+        return fmt::format("{0} = {0} + {1} * {2};", acc, c, w);
+    };
+    const std::string madd_edge = fastmath || !fma ? fmt::format("acc + h[i] * x[{} + j - i]", g.offset)
+                                                   : fmt::format("{}(h[i], x[{} + j - i], acc)",
+                                                                 is_float ? "__builtin_fmaf" : "__builtin_fma", g.offset);
     const std::int64_t n = g.n, k = g.k, off = g.offset, len = g.out_len;
     const std::int64_t j_lo = std::min(len, std::max<std::int64_t>(0, k - 1 - off));
     const std::int64_t j_hi = std::max(j_lo, std::min(len, n - off));
@@ -55,16 +73,18 @@ std::string tiled_source(const std::vector<T>& taps, const kernels::ConvGeometry
     for (std::int64_t m = -(R - 1) * VL; m < k; ++m) {
         std::string uses;
         for (std::int64_t r = 0; r < R; ++r)
-            if (std::int64_t i = m + r * VL; i >= 0 && i < k) uses += fmt::format(" a{} += {} * w;", r, lit(taps[static_cast<std::size_t>(i)]));
+            if (std::int64_t i = m + r * VL; i >= 0 && i < k)
+                uses += fmt::format(" {}", madd(fmt::format("a{}", r), lit(taps[static_cast<std::size_t>(i)]), "w"));
         if (!uses.empty()) block += fmt::format("        {{ const V w = ld(xp - ({}));{} }}\n", m, uses);
     }
     for (std::int64_t i = 0; i < k; ++i)
-        single += fmt::format("        a += {} * ld(xp - {});\n", lit(taps[static_cast<std::size_t>(i)]), i);
-    return fmt::format(R"(// neuroperf JIT: FIR convolution, fast math, register-tiled ({t}, n={n}, {k} taps, offset {off}, {len} outputs) -- generated; see docs/dev/jit.md
+        single += fmt::format("        {}\n", madd("a", lit(taps[static_cast<std::size_t>(i)]), fmt::format("ld(xp - {})", i)));
+    return fmt::format(R"(// neuroperf JIT: FIR convolution, {mode}, register-tiled ({t}, n={n}, {k} taps, offset {off}, {len} outputs) -- generated; see docs/dev/jit.md
 typedef long long i64;
 typedef {t} T;
 typedef T V __attribute__((vector_size(64)));
 static inline __attribute__((always_inline)) V ld(const T* p) {{ V v; __builtin_memcpy(&v, p, sizeof v); return v; }}
+static inline __attribute__((always_inline)) V bc(T c) {{ return (V){{}} + c; }}
 static inline __attribute__((always_inline)) void st(T* p, V v) {{ __builtin_memcpy(p, &v, sizeof v); }}
 static const T h[{k}] __attribute__((aligned(64))) = {{{h}
 }};
@@ -73,7 +93,7 @@ static inline T edge(const T* __restrict x, i64 j) {{
     const i64 lo = {off} + j - {n} + 1 > 0 ? {off} + j - {n} + 1 : 0;
     const i64 hi = {off} + j + 1 < {k} ? {off} + j + 1 : {k};
     T acc = {zero};
-    for (i64 i = lo; i < hi; ++i) acc = acc + h[i] * x[{off} + j - i];
+    for (i64 i = lo; i < hi; ++i) acc = {madd_edge};
     return acc;
 }}
 
@@ -102,17 +122,23 @@ extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(
                        fmt::arg("entry", entry), fmt::arg("j_lo", j_lo), fmt::arg("j_hi", j_hi), fmt::arg("RV", R * VL),
                        fmt::arg("VL", VL), fmt::arg("V2", 2 * VL), fmt::arg("V3", 3 * VL), fmt::arg("V4", 4 * VL),
                        fmt::arg("V5", 5 * VL), fmt::arg("V6", 6 * VL), fmt::arg("V7", 7 * VL), fmt::arg("block", block),
-                       fmt::arg("single", single));
+                       fmt::arg("single", single), fmt::arg("mode", fastmath ? "fast math" : fma ? "strict, fused" : "strict"),
+                       fmt::arg("madd_edge", madd_edge));
 }
 
 }  // namespace
 
-bool conv_tiled(std::int64_t taps, bool fastmath) { return fastmath && taps <= kTiledMaxTaps; }
+bool conv_tiled(std::int64_t taps, bool fastmath, bool fma) {
+    if (fastmath) return taps <= kTiledMaxTaps;
+    // Strict: the same speed either way, so whichever compiles faster; and fused needs the
+    // AVX-512 FMA builtin (the code is compiled with -march=native).
+    return taps <= kTiledStrictMaxTaps && (!fma || cpu_info().isa.avx512f);
+}
 
 template <class T>
 std::string conv_source(const std::vector<T>& taps, const kernels::ConvGeometry& g, const std::string& entry, bool fma,
                         bool fastmath) {
-    if (conv_tiled(g.k, fastmath)) return tiled_source(taps, g, entry);
+    if (conv_tiled(g.k, fastmath, fma)) return tiled_source(taps, g, entry, fma, fastmath);
     const std::int64_t n = g.n, k = g.k, off = g.offset, len = g.out_len;
     // Outputs whose every tap reads inside the signal: j in [j_lo, j_hi).
     const std::int64_t j_lo = std::min(len, std::max<std::int64_t>(0, k - 1 - off));

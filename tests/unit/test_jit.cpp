@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jit/conv_codegen.hpp"
 #include "jit/process.hpp"
 #include "jit/registry.hpp"
 #include "kernels/lif.hpp"
@@ -775,6 +776,43 @@ TEST(JitConvolution, AotMatchesNumpyAndJitIsBitIdentical) {
             conv_case<float>(jit, aot, n, k, mode, true);
         }
         conv_case<double>(jit, aot, 333, 7, mode, true);
+        // The register-tiled strict kernel: whole 8-vector blocks, single vectors and edges,
+        // up to its 16-tap limit ({1000, 17} above: just past it, the looped kernel).
+        conv_case<float>(jit, aot, 1000, 16, mode, true);
+        conv_case<float>(jit, aot, 515, 15, mode, true);
+        conv_case<double>(jit, aot, 700, 16, mode, true);
+        conv_case<double>(jit, aot, 700, 13, mode, true);
+        conv_case<float>(jit, aot, 2001, 1, mode, true);
+    }
+}
+
+// Non-finite samples through the strict kernels: NaN and ±Inf reach the outputs whose window
+// holds them, as in the AOT kernel (bit for bit elsewhere, NaN where it has NaN).
+TEST(JitConvolution, StrictNonFiniteAsAot) {
+    TempDir dir;
+    LoggedContext lc(dir.path());
+    JITCompiler jit(JITConfig{}, lc.ctx), aot(JITConfig{.enable_jit = false}, lc.ctx);
+    for (std::int64_t k : {9, 40}) {
+        const std::int64_t n = 700;
+        Array<float> x({n}), h({k});
+        for (std::int64_t i = 0; i < n; ++i) x(i) = std::cos(0.11f * static_cast<float>(i));
+        for (std::int64_t i = 0; i < k; ++i) h(i) = std::exp(-0.05f * static_cast<float>(i));
+        x(150) = std::numeric_limits<float>::quiet_NaN();
+        x(400) = std::numeric_limits<float>::infinity();
+        x(402) = -std::numeric_limits<float>::infinity();
+        auto kj = jit.compile_convolution_kernel<float>(h.view(), n, "full");
+        ASSERT_TRUE(kj.is_compiled()) << kj.fallback_reason();
+        EXPECT_EQ(kj.source().find("register-tiled") != std::string::npos, jit::conv_tiled(k, false, jit::aot_uses_fma()));
+        auto ka = aot.compile_convolution_kernel<float>(h.view(), n, "full");
+        Array<float> yj = kj(x.view()), ya = ka(x.view());
+        ASSERT_EQ(yj.size(), ya.size());
+        std::int64_t nans = 0;
+        for (index_t j = 0; j < ya.size(); ++j) {
+            ASSERT_EQ(std::isnan(yj(j)), std::isnan(ya(j))) << "k=" << k << " j=" << j;
+            if (std::isnan(ya(j))) ++nans;
+            else ASSERT_EQ(std::memcmp(&yj(j), &ya(j), sizeof(float)), 0) << "k=" << k << " j=" << j << ": " << yj(j) << " vs " << ya(j);
+        }
+        EXPECT_GE(nans, k) << "the NaN's window, and Inf − Inf where both infinities meet";
     }
 }
 
