@@ -299,8 +299,8 @@ ConvolutionKernel<T> JITCompiler::compile_convolution_kernel(ArrayView<const T> 
     req.fastmath = config_.enable_fastmath;
     req.parallel = false;  // one channel per call: nothing to share out
     req.persistent = config_.cache_compiled_functions;
-    // The tiled kernel is written out in full (conv_codegen.hpp): -O1 compiles it in 70-75 ms
-    // instead of 96-127 at -O3, and runs it as fast.
+    // The tiled kernel is written out in full (conv_codegen.hpp): -O1 compiles it faster (16
+    // taps: 78-82 ms against the looped kernel's 94-99 at -O3) and runs it as fast.
     if (tiled) req.extra_flags = {"-O1"};
     st->outcome = jit::registry_of(context_).get(req, config_.verbose);
     st->entry = reinterpret_cast<void (*)(const void*, void*)>(st->outcome->entry);
