@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <type_traits>
-#include <vector>
 
 #include <omp.h>
 #if defined(__x86_64__)
@@ -358,7 +358,15 @@ void run_blocks(BlocksFn<T, W> fn, const ReservoirStep<T>& first, const W& w, do
         for (std::int64_t q = 0; q < steps; ++q) fn(step_at(q), w, 0, blocks);
         return;
     }
-    std::vector<BlockClaim> claims(static_cast<std::size_t>(t));
+    // The claim counters live in a per-caller buffer reused across calls (no allocation per
+    // step). Each thread sets its own counters before the first barrier; nothing else is read.
+    static thread_local std::unique_ptr<BlockClaim[]> claim_buffer;
+    static thread_local int claim_capacity = 0;
+    if (claim_capacity < t) {
+        claim_buffer = std::make_unique<BlockClaim[]>(static_cast<std::size_t>(t));
+        claim_capacity = t;
+    }
+    BlockClaim* const claims = claim_buffer.get();
 #pragma omp parallel num_threads(t)
     {
         int id = omp_get_thread_num(), nt = omp_get_num_threads();

@@ -789,19 +789,13 @@ TEST(JitConvolution, AotMatchesNumpyAndJitIsBitIdentical) {
 // The strict tiled kernel's FMA builtins with each compiler present: both compile them and both
 // give the AOT bits.
 TEST(JitConvolution, StrictTiledBothCompilers) {
-    int compilers = 0;
-    for (const char* cxx : {"g++", "clang++"}) {
-        if (jit::find_program(cxx).empty()) continue;
-        ++compilers;
-        SCOPED_TRACE(cxx);
-        EnvGuard env("NEUROPERF_CXX");
-        env.set(cxx);
+    const int compilers = test_support::for_each_jit_compiler([](const std::string&) {
         TempDir dir;
         LoggedContext lc(dir.path());
         JITCompiler jit(JITConfig{}, lc.ctx), aot(JITConfig{.enable_jit = false}, lc.ctx);
         conv_case<float>(jit, aot, 300, 12, "same", true);
         conv_case<double>(jit, aot, 300, 12, "same", true);
-    }
+    });
     if (compilers == 0) GTEST_SKIP() << "neither g++ nor clang++ on PATH";
 }
 

@@ -12,7 +12,6 @@
 
 #include <fmt/format.h>
 
-#include "jit/process.hpp"
 #include "neuroperf/jit_compiler.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 #include "test_support.hpp"
@@ -286,19 +285,13 @@ TEST(JitReservoir, ParallelLoopsBitIdentical) {
 // CSR rows long enough for the gather loop (60 entries per row at N = 300), with each compiler
 // present: both accept the gather builtins of the generated code, and both give the AOT bits.
 TEST(JitReservoir, CsrGatherBothCompilersBitIdentical) {
-    int compilers = 0;
-    for (const char* cxx : {"g++", "clang++"}) {
-        if (jit::find_program(cxx).empty()) continue;
-        ++compilers;
-        SCOPED_TRACE(cxx);
-        test_support::EnvGuard env("NEUROPERF_CXX");
-        env.set(cxx);
+    const int compilers = test_support::for_each_jit_compiler([](const std::string& cxx) {
         TempDir dir;
         JITCompiler jit(JITConfig{}, quiet_context(dir.path()));
-        ASSERT_NE(jit.compiler_description().find(cxx == std::string("g++") ? "g++" : "clang"), std::string::npos)
+        ASSERT_NE(jit.compiler_description().find(cxx == "g++" ? "g++" : "clang"), std::string::npos)
             << jit.compiler_description();
         reservoir_case<float>(jit, rspec(300, 3, 0.4, Activation::tanh, true, true), 61);
         reservoir_case<double>(jit, rspec(300, 3, 0.4, Activation::tanh, true, false), 62);
-    }
+    });
     if (compilers == 0) GTEST_SKIP() << "neither g++ nor clang++ on PATH";
 }

@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "jit/process.hpp"
 #include "kernels/isa.hpp"
 #include "neuroperf/context.hpp"
 
@@ -39,6 +40,23 @@ private:
     std::string name_;
     std::optional<std::string> old_;
 };
+
+/// Calls f(cxx) once per JIT compiler on PATH ("g++", "clang++"), with NEUROPERF_CXX set to it
+/// for the call (restored afterwards) and the compiler's name as gtest trace; returns how many
+/// ran (a test skips when none did).
+template <class F>
+int for_each_jit_compiler(F&& f) {
+    int ran = 0;
+    for (const char* cxx : {"g++", "clang++"}) {
+        if (jit::find_program(cxx).empty()) continue;
+        ++ran;
+        SCOPED_TRACE(cxx);
+        EnvGuard env("NEUROPERF_CXX");
+        env.set(cxx);
+        f(std::string(cxx));
+    }
+    return ran;
+}
 
 /// A fresh directory under the system temp dir, removed with everything in it at scope exit.
 class TempDir {
