@@ -81,8 +81,9 @@ bool from_numpy(PyArrayObject* a, Input& in) {
         throw ShapeError(fmt::format("{}: expected an array of rank at most {}, got rank {}", in.arg, kMaxRank, rank));
     // The accepted dtypes have power-of-two item sizes: a mask and a shift, not a division per
     // dimension (this runs on every call; a 32×32 product takes only ~0.6 µs).
+    // (item & (item − 1)), not std::has_single_bit: without -mpopcnt that is a libgcc call.
     auto item = static_cast<std::uint64_t>(PyArray_ITEMSIZE(a));
-    if (!std::has_single_bit(item)) return false;
+    if (item == 0 || (item & (item - 1)) != 0) return false;
     int shift = std::countr_zero(item);
     in.layout = {};
     in.layout.rank = rank;
