@@ -560,32 +560,63 @@ struct RowPart {
     }
 };
 
-// Spiking rows are read this many spikes ahead of use (software prefetch of the columns).
+// Spiking rows are prefetched this many spikes ahead of use, and their bounds twice as far.
 inline constexpr std::int64_t kRowPrefetch = 4;
 
+// The spikes of step buffer `buf` in ascending order (chunk by chunk), one at a time; -1 after
+// the last.
+struct SpikeCursor {
+    const Population& src;
+    const std::int32_t* spikes;
+    std::size_t T, c = 0;
+    int buf;
+    std::int64_t q = 0, nq;
+    SpikeCursor(const Population& p, int u, int threads)
+        : src(p), spikes(p.spikes.data() + u * p.size()), T(static_cast<std::size_t>(threads)), buf(u), nq(count_of(0)) {}
+    std::int64_t count_of(std::size_t chunk) const {
+        return src.count[(static_cast<std::size_t>(buf) * T + chunk) * static_cast<std::size_t>(kPad)];
+    }
+    std::int32_t next() {
+        while (q >= nq) {
+            if (++c >= T) return -1;
+            q = 0;
+            nq = count_of(c);
+        }
+        return spikes[src.chunk[c] + q++];
+    }
+};
+
 // Calls f(s0, s1) with this thread's part [s0, s1) of the CSR row of every spike of step buffer
-// `buf`, spikes in ascending source order (the order the sums depend on). The rows of the spikes
-// kRowPrefetch ahead are prefetched (their first two lines of `col`): a row sits at a random
-// place in a synapse table larger than the L2, and without it each spike waited for its row
-// (the propagation phase then took as long on each of 2 threads, every thread reading its half
-// of every spiking row, as on one thread).
+// `buf`, spikes in ascending source order (the order the sums depend on). A row sits at a random
+// place in a synapse table larger than the L2, and so do its bounds (row_ptr, split): without
+// prefetching, each spike waited for them in turn. Two cursors run ahead of the loop: one
+// 2·kRowPrefetch spikes ahead prefetches the bounds, one kRowPrefetch ahead every line of the
+// row part (whose address needs the bounds).
 template <class F>
 void for_each_spiking_row(const Population& src, int buf, int T, const RowPart& part, const std::int64_t* rp,
                           const std::int32_t* col, F&& f) {
-    const std::int32_t* spikes = src.spikes.data() + buf * src.size();
-    for (int c = 0; c < T; ++c) {
-        const std::int32_t* sp = spikes + src.chunk[static_cast<std::size_t>(c)];
-        const std::int64_t nq = src.count[static_cast<std::size_t>((buf * T + c) * kPad)];
-        for (std::int64_t q = 0; q < nq; ++q) {
-            std::int64_t s0, s1;
-            if (q + kRowPrefetch < nq) {
-                part(rp, sp[q + kRowPrefetch], s0, s1);
-                __builtin_prefetch(col + s0);
-                __builtin_prefetch(col + s0 + 16);
-            }
-            part(rp, sp[q], s0, s1);
-            f(s0, s1);
-        }
+    SpikeCursor bounds(src, buf, T), rows(src, buf, T), spikes(src, buf, T);
+    auto prefetch_bounds = [&] {
+        const std::int32_t j = bounds.next();
+        if (j < 0) return;
+        __builtin_prefetch(rp + j);
+        if (part.split) __builtin_prefetch(part.split + static_cast<std::ptrdiff_t>(j) * part.stride + part.tid);
+    };
+    auto prefetch_row = [&] {
+        const std::int32_t j = rows.next();
+        if (j < 0) return;
+        std::int64_t s0, s1;
+        part(rp, j, s0, s1);
+        for (std::int64_t k = s0 & ~std::int64_t{15}; k < s1; k += 16) __builtin_prefetch(col + k);
+    };
+    for (std::int64_t k = 0; k < 2 * kRowPrefetch; ++k) prefetch_bounds();
+    for (std::int64_t k = 0; k < kRowPrefetch; ++k) prefetch_row();
+    for (std::int32_t j; (j = spikes.next()) >= 0;) {
+        prefetch_bounds();
+        prefetch_row();
+        std::int64_t s0, s1;
+        part(rp, j, s0, s1);
+        f(s0, s1);
     }
 }
 
