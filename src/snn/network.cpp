@@ -561,7 +561,7 @@ struct RowPart {
 };
 
 // Spiking rows are prefetched this many spikes ahead of use, and their bounds twice as far.
-inline constexpr std::int64_t kRowPrefetch = 4;
+inline constexpr std::int64_t kRowPrefetch = 4, kRowPrefetchLines = 8;
 
 // The spikes of step buffer `buf` in ascending order (chunk by chunk), one at a time; -1 after
 // the last.
@@ -607,7 +607,11 @@ void for_each_spiking_row(const Population& src, int buf, int T, const RowPart& 
         if (j < 0) return;
         std::int64_t s0, s1;
         part(rp, j, s0, s1);
-        for (std::int64_t k = s0 & ~std::int64_t{15}; k < s1; k += 16) __builtin_prefetch(col + k);
+        // Its first kRowPrefetchLines lines (the hardware prefetcher follows a longer row) and
+        // its last element's line (the lines need not start at multiples of 16 columns).
+        const std::int64_t end = std::min(s1, s0 + 16 * kRowPrefetchLines);
+        for (std::int64_t k = s0; k < end; k += 16) __builtin_prefetch(col + k);
+        if (end > s0) __builtin_prefetch(col + end - 1);
     };
     for (std::int64_t k = 0; k < 2 * kRowPrefetch; ++k) prefetch_bounds();
     for (std::int64_t k = 0; k < kRowPrefetch; ++k) prefetch_row();
