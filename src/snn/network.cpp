@@ -560,7 +560,8 @@ struct RowPart {
     }
 };
 
-// Spiking rows are prefetched this many spikes ahead of use, and their bounds twice as far.
+// Spiking rows are prefetched this many spikes ahead of use (at most kRowPrefetchLines cache
+// lines of each), and their bounds twice as far.
 inline constexpr std::int64_t kRowPrefetch = 4, kRowPrefetchLines = 8;
 
 // The spikes of step buffer `buf` in ascending order (chunk by chunk), one at a time; -1 after
@@ -607,8 +608,8 @@ void for_each_spiking_row(const Population& src, int buf, int T, const RowPart& 
         if (j < 0) return;
         std::int64_t s0, s1;
         part(rp, j, s0, s1);
-        // Its first kRowPrefetchLines lines (the hardware prefetcher follows a longer row) and
-        // its last element's line (the lines need not start at multiples of 16 columns).
+        // Columns [s0, end): every 16th and the last (lines need not start at multiples of 16
+        // columns); beyond kRowPrefetchLines lines the hardware prefetcher follows the row.
         const std::int64_t end = std::min(s1, s0 + 16 * kRowPrefetchLines);
         for (std::int64_t k = s0; k < end; k += 16) __builtin_prefetch(col + k);
         if (end > s0) __builtin_prefetch(col + end - 1);
