@@ -591,12 +591,16 @@ struct SpikeCursor {
 // `buf`, spikes in ascending source order (the order the sums depend on). A row sits at a random
 // place in a synapse table larger than the L2, and so do its bounds (row_ptr, split): without
 // prefetching, each spike waited for them in turn. Two cursors run ahead of the loop: one
-// 2·kRowPrefetch spikes ahead prefetches the bounds, one kRowPrefetch ahead every line of the
-// row part (whose address needs the bounds).
+// 2·kRowPrefetch spikes ahead prefetches the bounds, one kRowPrefetch ahead reads them (the part
+// is kept for its use) and prefetches the lines of the row part.
 template <class F>
 void for_each_spiking_row(const Population& src, int buf, int T, const RowPart& part, const std::int64_t* rp,
                           const std::int32_t* col, F&& f) {
-    SpikeCursor bounds(src, buf, T), rows(src, buf, T), spikes(src, buf, T);
+    constexpr unsigned kParts = 8;  // ≥ kRowPrefetch + 1 parts in flight, a power of two
+    static_assert(kRowPrefetch + 1 <= kParts && (kParts & (kParts - 1)) == 0);
+    SpikeCursor bounds(src, buf, T), rows(src, buf, T);
+    std::int64_t s0s[kParts], s1s[kParts];
+    unsigned head = 0, tail = 0;  // parts [tail, head) are read and waiting for their use
     auto prefetch_bounds = [&] {
         const std::int32_t j = bounds.next();
         if (j < 0) return;
@@ -606,7 +610,9 @@ void for_each_spiking_row(const Population& src, int buf, int T, const RowPart& 
     auto prefetch_row = [&] {
         const std::int32_t j = rows.next();
         if (j < 0) return;
-        std::int64_t s0, s1;
+        std::int64_t& s0 = s0s[head % kParts];
+        std::int64_t& s1 = s1s[head % kParts];
+        ++head;
         part(rp, j, s0, s1);
         // Columns [s0, end): every 16th and the last (lines need not start at multiples of 16
         // columns); beyond kRowPrefetchLines lines the hardware prefetcher follows the row.
@@ -616,12 +622,11 @@ void for_each_spiking_row(const Population& src, int buf, int T, const RowPart& 
     };
     for (std::int64_t k = 0; k < 2 * kRowPrefetch; ++k) prefetch_bounds();
     for (std::int64_t k = 0; k < kRowPrefetch; ++k) prefetch_row();
-    for (std::int32_t j; (j = spikes.next()) >= 0;) {
+    while (tail != head) {
         prefetch_bounds();
         prefetch_row();
-        std::int64_t s0, s1;
-        part(rp, j, s0, s1);
-        f(s0, s1);
+        f(s0s[tail % kParts], s1s[tail % kParts]);
+        ++tail;
     }
 }
 
