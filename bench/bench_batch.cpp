@@ -10,7 +10,7 @@
 #include <random>
 #include <string>
 
-#include "kernels/batch.hpp"
+#include "api/batch.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
 namespace {
@@ -53,7 +53,7 @@ void run(benchmark::State& st) {
     for (index_t i = 0; i < s.size(); ++i)
         if (on(rng)) s.data()[i] = T(1), ++nnz;
     for (auto _ : st) {
-        auto out = neuroperf::detail::batch_processing<T>(opt, s.view(), w.view(), path);
+        auto out = neuroperf::api::batch_processing<T>(opt, s.view(), w.view(), path);
         benchmark::DoNotOptimize(out.data());
     }
     auto chosen = neuroperf::kernels::choose_batch_path(B, n, n, nnz, neuroperf::dtype_of<T>(), cfg.num_threads);

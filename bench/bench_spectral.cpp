@@ -6,7 +6,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "facade/context_impl.hpp"
+#include "runtime/context_impl.hpp"
 #include "kernels/spectral.hpp"
 
 namespace {
@@ -23,7 +23,7 @@ neuroperf::CsrMatrix<double> reservoir(index_t n, double density) {
 }
 
 const neuroperf::blas::Backend* lapack() {
-    return neuroperf::kernels::pick_lapack(neuroperf::default_context().impl().registry());
+    return neuroperf::kernels::pick_lapack(neuroperf::runtime::impl_of(neuroperf::default_context()).registry());
 }
 
 void radius(benchmark::State& st, bool arnoldi) {

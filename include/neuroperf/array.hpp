@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "neuroperf/error.hpp"
+#include "neuroperf/export.hpp"
 
 namespace neuroperf {
 
@@ -26,7 +27,7 @@ inline constexpr std::size_t kAlignment = 64;
 enum class DType : std::uint8_t { float32, float64 };
 
 /// "float32" / "float64".
-const char* dtype_name(DType dtype);
+NEUROPERF_API const char* dtype_name(DType dtype);
 
 template <class T>
 constexpr DType dtype_of() {
@@ -37,7 +38,7 @@ constexpr DType dtype_of() {
 }
 
 /// Shape and element strides of up to kMaxRank dimensions.
-struct Layout {
+struct NEUROPERF_API Layout {
     int rank = 0;
     std::array<index_t, kMaxRank> shape{};
     std::array<index_t, kMaxRank> strides{};  ///< in elements, may be 0 or negative
@@ -53,7 +54,7 @@ struct Layout {
 /// Non-owning view of T (or const T) with arbitrary element strides. Cheap to copy. T is float or
 /// double; views of std::uint8_t (spike trains as bytes) exist too, without dtype().
 template <class T>
-class ArrayView {
+class NEUROPERF_API ArrayView {
 public:
     using value_type = std::remove_const_t<T>;
 
@@ -102,10 +103,10 @@ bool may_alias(const ArrayView<T>& a, const ArrayView<U>& b) {
 }
 
 namespace detail {
-struct AlignedFree {
+struct NEUROPERF_API AlignedFree {
     void operator()(void* p) const noexcept;
 };
-void* aligned_alloc_bytes(std::size_t bytes);  // throws ValueError on overflow, std::bad_alloc
+NEUROPERF_API void* aligned_alloc_bytes(std::size_t bytes);  // throws ValueError on overflow, std::bad_alloc
 }  // namespace detail
 
 /// Large arrays (≥ 4 MiB) are 2 MiB-aligned and, when freed, kept in a bounded process-wide cache
@@ -114,13 +115,13 @@ void* aligned_alloc_bytes(std::size_t bytes);  // throws ValueError on overflow,
 /// The bound is NEUROPERF_BUFFER_CACHE_MB (default 256; 0 disables; read once). Under
 /// AddressSanitizer the cache is off so that use-after-free stays detectable.
 /// free_cached_buffers() returns the cached blocks to the system and says how many bytes it freed.
-std::size_t free_cached_buffers();
+NEUROPERF_API std::size_t free_cached_buffers();
 /// Bytes currently held by the cache (not in use by any array).
-std::size_t cached_buffer_bytes();
+NEUROPERF_API std::size_t cached_buffer_bytes();
 
 /// Owning, C-order, 64-byte aligned array. Movable, not implicitly copyable (use clone()).
 template <class T>
-class Array {
+class NEUROPERF_API Array {
     static_assert(!std::is_const_v<T>);
 
 public:
@@ -170,7 +171,7 @@ private:
 };
 
 /// Type-erased view, as arrives from Python or files: the dtype is checked when typed.
-struct DynView {
+struct NEUROPERF_API DynView {
     DType dtype = DType::float32;
     void* data = nullptr;
     Layout layout{};
@@ -187,7 +188,7 @@ struct DynView {
 };
 
 /// Type-erased owning array (float32 or float64).
-class DynArray {
+class NEUROPERF_API DynArray {
 public:
     DynArray() = default;
     DynArray(Array<float> a) : dtype_(DType::float32), f32_(std::move(a)) {}

@@ -6,12 +6,13 @@
 #include <vector>
 
 #include "neuroperf/array.hpp"
+#include "neuroperf/export.hpp"
 
 namespace neuroperf {
 
 /// Operation classes for which the backend is chosen independently.
 enum class BlasOp : std::uint8_t { sgemm, dgemm };
-const char* blas_op_name(BlasOp op);
+NEUROPERF_API const char* blas_op_name(BlasOp op);
 template <class T>
 constexpr BlasOp gemm_op() { return dtype_of<T>() == DType::float32 ? BlasOp::sgemm : BlasOp::dgemm; }
 
@@ -36,7 +37,7 @@ inline constexpr index_t kGemmBucketEdges[kGemmBuckets] = {12, 24, 48, 96, 192, 
 /// Representative size n of each bucket (what the calibration times).
 inline constexpr index_t kGemmBucketSizes[kGemmBuckets] = {8, 16, 32, 64, 128, 256, 512, 1024};
 /// Bucket of an m×n×k product (O(1)).
-int gemm_bucket(index_t m, index_t n, index_t k);
+NEUROPERF_API int gemm_bucket(index_t m, index_t n, index_t k);
 
 /// Row-major GEMM bound to one backend and thread count (a small value; copy freely):
 ///   C[m×n] = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ, lda/ldb/ldc = row strides (elements).

@@ -1,6 +1,8 @@
 // The execution context: threads, BLAS backends and their choice, cache directory, logging.
 // Every resource travels in a Context; nothing else in neuroperf is global. The seed's
-// enable_*() helpers use default_context().
+// enable_*() helpers use default_context(). A context is immutable once made: its options are
+// fixed (make another context for other options), and settings that belong to one object, such
+// as MKLConfig::verbose, stay on that object.
 //
 //   auto ctx = neuroperf::make_context({.num_threads = 2});
 //   auto gemm = ctx.gemm<float>(256, 256, 256);   // dispatch once, call many times
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "neuroperf/blas.hpp"
+#include "neuroperf/export.hpp"
 
 namespace neuroperf {
 
@@ -30,27 +33,32 @@ struct ContextOptions {
     bool calibrate = true;
     /// Empty = neuroperf::cache_dir().
     std::filesystem::path cache_dir;
+    /// Log what the context itself does (calibration) and what every object on it does.
     bool verbose = false;
     /// Receives verbose messages; default writes "[neuroperf] ..." lines to stderr.
     std::function<void(std::string_view)> log;
 };
 
-namespace detail {
+namespace runtime {
 class ContextImpl;
-}
+struct ContextAccess;
+}  // namespace runtime
 
-/// Shared handle to execution resources; copies refer to the same context. Thread-safe.
-class Context {
+/// Shared handle to execution resources; copies refer to the same context. Immutable after
+/// make_context() (only its caches fill in, under locks) and thread-safe.
+class NEUROPERF_API Context {
 public:
+    /// Threads for our kernels and the BLAS: ContextOptions::num_threads, or the automatic rule.
     int num_threads() const;
-    /// Throws ValueError for n < 0; 0 re-applies the automatic rule.
-    void set_num_threads(int n);
     /// The backend request ("auto" or a name) in force after NEUROPERF_BLAS.
     const std::string& backend_request() const;
     const std::filesystem::path& cache_dir() const;
     bool verbose() const;
-    /// Writes `message` to the log sink when verbose.
+    /// Writes `message` to the log sink when the context is verbose.
     void log(std::string_view message) const;
+    /// The options the context was made with, cache_dir and log filled in (num_threads as given:
+    /// num_threads() applies the automatic rule).
+    const ContextOptions& options() const;
 
     /// Every backend looked for, available or not, with the reason.
     std::vector<BackendInfo> backends() const;
@@ -67,18 +75,17 @@ public:
     template <class T>
     GemmKernel<T> gemm_on(std::string_view backend, int threads = 0) const;
 
-    detail::ContextImpl& impl() const { return *impl_; }
-
 private:
-    friend Context make_context(ContextOptions);
-    explicit Context(std::shared_ptr<detail::ContextImpl> impl) : impl_(std::move(impl)) {}
-    std::shared_ptr<detail::ContextImpl> impl_;
+    friend NEUROPERF_API Context make_context(ContextOptions);
+    friend struct runtime::ContextAccess;
+    explicit Context(std::shared_ptr<const runtime::ContextImpl> impl) : impl_(std::move(impl)) {}
+    std::shared_ptr<const runtime::ContextImpl> impl_;
 };
 
 /// A new context. Throws ValueError for bad options (negative threads, unknown backend name).
-Context make_context(ContextOptions options = {});
+NEUROPERF_API Context make_context(ContextOptions options = {});
 
 /// The process-wide default context, created on first use with default options.
-Context default_context();
+NEUROPERF_API Context default_context();
 
 }  // namespace neuroperf

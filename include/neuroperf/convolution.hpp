@@ -4,6 +4,7 @@
 #include <string>
 
 #include "neuroperf/array.hpp"
+#include "neuroperf/export.hpp"
 
 namespace neuroperf {
 
@@ -19,8 +20,8 @@ struct SpikeKernel {
 };
 
 /// The seed's kernel family objects.
-SpikeKernel ExponentialKernel(double tau, double dt, index_t length = 0);
-SpikeKernel AlphaKernel(double tau, double dt, index_t length = 0);
+NEUROPERF_API SpikeKernel ExponentialKernel(double tau, double dt, index_t length = 0);
+NEUROPERF_API SpikeKernel AlphaKernel(double tau, double dt, index_t length = 0);
 
 struct ConvolutionOptions {
     /// Axis of a 2-D input that is time: -1 = the last (channels × time), 0 = time × channels.

@@ -5,11 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "neuroperf/export.hpp"
+
 namespace neuroperf {
 
 /// Instruction-set features that our kernels and the JIT care about. `true` means the CPU has the
 /// feature *and* the OS saves the matching register state (XCR0), so code using it can run.
-struct IsaFeatures {
+struct NEUROPERF_API IsaFeatures {
     bool sse42 = false;
     bool avx = false;
     bool avx2 = false;
@@ -41,7 +43,7 @@ struct CacheLevel {
 };
 
 /// Static description of the CPU and of the CPUs this process may use.
-struct CpuInfo {
+struct NEUROPERF_API CpuInfo {
     std::string vendor;             ///< "GenuineIntel", "AuthenticAMD", ... ("unknown" if not x86)
     std::string model_name;         ///< brand string, trimmed
     int family = 0, model = 0, stepping = 0;
@@ -58,11 +60,11 @@ struct CpuInfo {
 
 /// Probes the CPU once (cpuid, sysfs, affinity mask, cgroup v1/v2 quota) and caches the result.
 /// Cheap after the first call; thread-safe.
-const CpuInfo& cpu_info();
+NEUROPERF_API const CpuInfo& cpu_info();
 
 /// Re-reads the affinity mask and cgroup quota (they can change at run time); returns the number
 /// of CPUs this process may use now, at least 1.
-int available_cpus();
+NEUROPERF_API int available_cpus();
 
 /// Measured machine limits for `neuroperf info --peak`.
 struct PeakMeasurement {
@@ -73,6 +75,6 @@ struct PeakMeasurement {
 
 /// Measures single-core fp32 FMA peak and memory bandwidth with `threads` threads
 /// (0 = available_cpus()). Takes about a second.
-PeakMeasurement measure_peak(int threads = 0);
+NEUROPERF_API PeakMeasurement measure_peak(int threads = 0);
 
 }  // namespace neuroperf

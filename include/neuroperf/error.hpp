@@ -5,40 +5,42 @@
 #include <stdexcept>
 #include <string>
 
+#include "neuroperf/export.hpp"
+
 namespace neuroperf {
 
 /// Base of every exception thrown by neuroperf.
-class Error : public std::runtime_error {
+class NEUROPERF_API Error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
 
 /// An array argument has the wrong rank, shape, layout or dtype.
-class ShapeError : public Error {
+class NEUROPERF_API ShapeError : public Error {
 public:
     using Error::Error;
 };
 
 /// An argument has a value outside its domain (negative thread count, unknown mode, NaN...).
-class ValueError : public Error {
+class NEUROPERF_API ValueError : public Error {
 public:
     using Error::Error;
 };
 
 /// A compute backend (BLAS library, compiler) is missing, unusable or failed.
-class BackendError : public Error {
+class NEUROPERF_API BackendError : public Error {
 public:
     using Error::Error;
 };
 
 /// Reading or writing a file failed.
-class IOError : public Error {
+class NEUROPERF_API IOError : public Error {
 public:
     using Error::Error;
 };
 
 /// A feature exists in the API but was not built into this library (CMake option off).
-class NotBuiltError : public Error {
+class NEUROPERF_API NotBuiltError : public Error {
 public:
     using Error::Error;
 };

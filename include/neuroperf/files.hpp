@@ -6,20 +6,22 @@
 #include <string>
 #include <string_view>
 
+#include "neuroperf/export.hpp"
+
 namespace neuroperf {
 
 /// The cache directory: $NEUROPERF_CACHE_DIR, else $XDG_CACHE_HOME/neuroperf, else
 /// $HOME/.cache/neuroperf (empty variables count as unset). Not created; see ensure_directory.
-std::filesystem::path cache_dir();
+NEUROPERF_API std::filesystem::path cache_dir();
 
 /// Creates `dir` (and parents) if needed; throws IOError naming the path and the OS reason.
-void ensure_directory(const std::filesystem::path& dir);
+NEUROPERF_API void ensure_directory(const std::filesystem::path& dir);
 
 /// Writes `content` to `path` atomically: a temporary file in the same directory, fsync, rename.
 /// Readers see the old file or the new one, never a partial one. Throws IOError.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+NEUROPERF_API void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
 /// Whole file as a string, or std::nullopt if it does not exist or cannot be read.
-std::optional<std::string> read_file(const std::filesystem::path& path);
+NEUROPERF_API std::optional<std::string> read_file(const std::filesystem::path& path);
 
 }  // namespace neuroperf

@@ -20,6 +20,8 @@
 
 #include "neuroperf/array.hpp"
 #include "neuroperf/context.hpp"
+#include "neuroperf/export.hpp"
+#include "neuroperf/kernel_specs.hpp"
 #include "neuroperf/reservoir.hpp"
 #include "neuroperf/sparse.hpp"
 
@@ -41,76 +43,10 @@ struct JITConfig {
     bool verbose = false;
 };
 
-namespace detail {
-class JitModule;
-}
-
-// --- Spiking neurons: leaky integrate-and-fire population step + spike propagation -----------
-
-/// How synaptic input acts on the membrane.
-enum class SynapseModel : std::uint8_t {
-    /// CUBA: dv/dt = (v_rest + i_ext − v + g_e + g_i)/τm, dg_e/dt = −g_e/τe, dg_i/dt = −g_i/τi
-    /// (g in mV). Linear: integrated exactly with propagator constants (Brian2's `exact`).
-    current,
-    /// COBA: dv/dt = (v_rest + i_ext − v + g_e·(E_e − v) + g_i·(E_i − v))/τm, conductances in
-    /// units of the leak conductance, decaying exactly; v by exponential Euler with the step's
-    /// conductances held (Brian2's `exponential_euler`): one exp per neuron and step.
-    conductance,
-};
-const char* synapse_model_name(SynapseModel model);
-
-/// Everything baked into a spike processing kernel. Times in ms, potentials in mV. validate()
-/// (called by compile_spike_processing_kernel) throws ValueError naming the field.
-struct LifSpec {
-    SynapseModel synapse = SynapseModel::current;
-    index_t num_neurons = 0;   ///< N: rows of the state arrays and of the arrival rings
-    index_t num_targets = 0;   ///< columns of the propagation rings; 0 = num_neurons
-    index_t exc_count = -1;    ///< sources j < exc_count drive g_e, the others g_i; −1 = all
-    double dt = 0.1;
-    double tau_m = 20, tau_e = 5, tau_i = 10;
-    double v_rest = -60, v_reset = -60, v_thresh = -50;
-    double i_ext = 0;          ///< constant drive, in mV (R·I)
-    double e_exc = 0, e_inh = -80;  ///< reversal potentials (conductance model only)
-    double refractory = 5;     ///< ms, rounded to steps
-    /// D: slots of the delay rings (≥ 1). A spike at step t with delay d (1 ≤ d ≤ D) is added to
-    /// ring slot (t + d) mod D and enters g at step t + d (d = 1 is Brian2's zero delay).
-    std::int32_t max_delay = 1;
-    /// Delay of every synapse in steps (1..D), or 0: per-synapse delays from SpikeStepArgs::delays.
-    std::int32_t uniform_delay = 1;
-
-    void validate() const;
-    std::int32_t refractory_steps() const;  ///< round(refractory / dt)
-    index_t targets() const { return num_targets == 0 ? num_neurons : num_targets; }
-    index_t excitatory() const { return exc_count < 0 ? num_neurons : exc_count; }
-};
-
-/// Operands of one step, in structure-of-arrays layout; this struct is also the compiled
-/// kernels' ABI (version 1), so its layout never changes without a version change. Arrays are
-/// the caller's: the kernel checks begin/end/step only (like a BLAS call's pointers).
-template <class T>
-struct SpikeStepArgs {
-    T* v = nullptr;                    ///< membrane potential (N)
-    T* g_e = nullptr;                  ///< excitatory current/conductance (N)
-    T* g_i = nullptr;                  ///< inhibitory current/conductance (N)
-    std::int32_t* refractory = nullptr;  ///< steps left (N), 0 when active
-    T* in_e = nullptr;                 ///< arrival ring read and cleared by the update (D × N)
-    T* in_i = nullptr;
-    std::int32_t* spikes = nullptr;    ///< out of update / in of propagate (capacity end − begin)
-    std::int64_t num_spikes = 0;       ///< spikes held in `spikes`
-    const std::int64_t* row_ptr = nullptr;  ///< synapses: CSR N × num_targets, columns strictly
-    const std::int32_t* col_idx = nullptr;  ///< increasing in a row (scipy.sparse layout)
-    const T* weights = nullptr;
-    const std::int32_t* delays = nullptr;   ///< per synapse, 1..D (uniform_delay == 0 only)
-    T* out_e = nullptr;                ///< rings written by propagation (D × num_targets); the
-    T* out_i = nullptr;                ///< same as in_e/in_i for a recurrent population
-    std::int64_t begin = 0, end = 0;   ///< neuron range of the update [begin, end)
-    std::int64_t step = 0;             ///< t ≥ 0, selects the ring slots
-};
-
 /// A spike processing kernel (compiled or AOT). Cheap to copy; thread-safe to call concurrently
 /// on disjoint neuron ranges and disjoint output rings.
 template <class T>
-class SpikeProcessingKernel {
+class NEUROPERF_API SpikeProcessingKernel {
 public:
     /// Update of neurons [begin, end) at step t: arrivals of slot t mod D added to g, exact
     /// sub-threshold step, threshold, reset, refractory count; the indices of the neurons that
@@ -152,7 +88,7 @@ struct LaidOutArray {
 /// A FIR convolution with its taps, signal length and mode baked in (compiled or AOT). Cheap to
 /// copy, thread-safe.
 template <class T>
-class ConvolutionKernel {
+class NEUROPERF_API ConvolutionKernel {
 public:
     /// out[0..output_length()) = numpy.convolve(x[0..signal_length()), taps, mode); x and out
     /// contiguous and not overlapping.
@@ -174,27 +110,10 @@ private:
     std::shared_ptr<const State> state_;
 };
 
-/// Everything baked into a reservoir update kernel (the fused echo-state-network step
-/// x' = (1 − a)·x + a·f(W_in·u + W·x + b)). The defaults make a usable kernel on their own
-/// (compile_reservoir_update_kernel() with no argument): N = 100, D = 1, a = 1, tanh, dense W,
-/// no bias, precision "high". validate() throws ValueError naming the field.
-struct ReservoirKernelSpec {
-    index_t num_neurons = 100;   ///< N
-    index_t input_dim = 1;       ///< D (0: no input term)
-    double leak_rate = 1.0;      ///< a in (0, 1], rounded to T
-    Activation activation = Activation::tanh;
-    bool sparse = false;         ///< W given as a CsrMatrix (N × N) instead of a dense N × N array
-    bool has_bias = false;       ///< b given at each call
-    /// As MKLConfig::precision_mode ("high" | "low" | "ep"): which tanh/sigmoid the AOT step uses.
-    std::string precision = "high";
-
-    void validate() const;
-};
-
 /// A reservoir update kernel (compiled or AOT) with N, D, leak, activation, precision, the
 /// weight format and the presence of a bias baked in. Cheap to copy; thread-safe.
 template <class T>
-class ReservoirUpdateKernel {
+class NEUROPERF_API ReservoirUpdateKernel {
 public:
     /// As MKLOptimizer::reservoir_update_inplace with this kernel's options: `state` (N, any
     /// stride) becomes (1 − a)·state + a·f(W_in·u + W·state + b). W_in (N × D), W (N × N, unit
@@ -225,7 +144,7 @@ private:
 /// or when libxsmm is not built in or the JIT is disabled, the context's GEMM for the shape.
 /// Cheap to copy, thread-safe.
 template <class T>
-class MatmulKernel {
+class NEUROPERF_API MatmulKernel {
 public:
     /// c[0..M·N) = a[0..M·K) · b[0..K·N), all C-order and contiguous; c must not overlap a or b.
     void operator()(const T* a, const T* b, T* c) const;
@@ -267,7 +186,7 @@ struct JitCacheEntry {
     std::filesystem::path library;
 };
 
-class JITCompiler {
+class NEUROPERF_API JITCompiler {
 public:
     /// A compiler on a context of its own (verbose per config).
     explicit JITCompiler(JITConfig config = {});
@@ -335,11 +254,11 @@ private:
 };
 
 /// A compiler on default_context() (the seed's helper).
-JITCompiler enable_jit_compilation(JITConfig config = {});
+NEUROPERF_API JITCompiler enable_jit_compilation(JITConfig config = {});
 
 /// Entries of the JIT cache in `dir` (default: <cache_dir()>/jit).
-std::vector<JitCacheEntry> jit_cache_entries(const std::filesystem::path& dir = {});
+NEUROPERF_API std::vector<JitCacheEntry> jit_cache_entries(const std::filesystem::path& dir = {});
 /// Removes every cache entry in `dir` (default: <cache_dir()>/jit); returns how many.
-int clear_jit_cache(const std::filesystem::path& dir = {});
+NEUROPERF_API int clear_jit_cache(const std::filesystem::path& dir = {});
 
 }  // namespace neuroperf

@@ -12,17 +12,19 @@
 #include <cstdint>
 
 #include "neuroperf/array.hpp"
+#include "neuroperf/affinity.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/convolution.hpp"
 #include "neuroperf/reservoir.hpp"
 #include "neuroperf/sparse.hpp"
 #include "neuroperf/spectral.hpp"
+#include "neuroperf/export.hpp"
 
 namespace neuroperf {
 
 /// Configuration, as the seed's MKLConfig. validate() (called by MKLOptimizer) throws
 /// ValueError naming the field, the accepted values and the value given.
-struct MKLConfig {
+struct NEUROPERF_API MKLConfig {
     /// Threads for the BLAS and our kernels; 0 = the context's (auto) count.
     int num_threads = 0;
     /// "balanced" | "compact" | "scatter" | "none": where multi-threaded calls pin their threads
@@ -42,22 +44,6 @@ struct MKLConfig {
     void validate() const;
 };
 
-/// The CPUs (logical ids) that threads 0..threads-1 are pinned to under `policy`, given each
-/// CPU's (package, core) topology listed in CPU order. Pure function.
-///   compact:  fill one core's hardware threads, then the next core, then the next package;
-///   scatter:  round-robin across packages, then cores, then hardware threads;
-///   balanced: one thread per core spread evenly over packages before using a core's second
-///             hardware thread. "none": empty result.
-struct CpuTopologyEntry {
-    int cpu = 0;
-    int package = 0;
-    int core = 0;
-};
-std::vector<int> affinity_plan(const std::string& policy, int threads,
-                               const std::vector<CpuTopologyEntry>& topology);
-/// Topology of the CPUs in this process's affinity mask (sysfs).
-std::vector<CpuTopologyEntry> current_cpu_topology();
-
 /// One row of benchmark_performance().
 struct BenchmarkEntry {
     std::string operation;  ///< "sgemm", "dgemm", ...
@@ -71,7 +57,7 @@ struct BenchmarkEntry {
 };
 
 /// Result of benchmark_performance(): rows plus summary, serialisable as Google Benchmark JSON.
-struct BenchmarkReport {
+struct NEUROPERF_API BenchmarkReport {
     std::vector<BenchmarkEntry> entries;
     int threads = 0;
     int iterations = 0;
@@ -81,7 +67,7 @@ struct BenchmarkReport {
     void save(const std::filesystem::path& path) const;  ///< atomic write of to_json()
 };
 
-class MKLOptimizer {
+class NEUROPERF_API MKLOptimizer {
 public:
     /// Optimizer on its own context made from `config` (threads, backend, verbose).
     explicit MKLOptimizer(MKLConfig config = {});
@@ -211,6 +197,22 @@ private:
 };
 
 /// An optimizer on default_context() (the seed's helper).
-MKLOptimizer enable_mkl_optimization(MKLConfig config = {});
+NEUROPERF_API MKLOptimizer enable_mkl_optimization(MKLConfig config = {});
+
+/// Reservoir initialisation: scales `matrix` in place by rho / ρ(matrix), so that its spectral
+/// radius becomes `rho` (up to the verified accuracy of ρ and the rounding of one multiply per
+/// entry). Returns the verified spectral radius of the matrix *before* scaling (as
+/// MKLOptimizer::spectral_radius). Throws ValueError for rho not finite or <= 0, or when the
+/// matrix has spectral radius 0 (nilpotent: no scaling reaches rho); the matrix is unchanged
+/// on any error. Cost: one spectral_radius plus one pass over the entries.
+///
+///   auto W = neuroperf::CsrMatrix<float>::from_dense(w.view());
+///   neuroperf::scale_to_spectral_radius(W, 0.9, ctx);   // now ρ(W) = 0.9
+template <class T>
+NEUROPERF_API SpectralRadius scale_to_spectral_radius(ArrayView<T> matrix, double rho, const Context& context,
+                                                      double rel_tol = 1e-6);
+template <class T>
+NEUROPERF_API SpectralRadius scale_to_spectral_radius(CsrMatrix<T>& matrix, double rho, const Context& context,
+                                                      double rel_tol = 1e-6);
 
 }  // namespace neuroperf

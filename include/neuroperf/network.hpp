@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "neuroperf/context.hpp"
+#include "neuroperf/export.hpp"
 #include "neuroperf/jit_compiler.hpp"
 
 namespace neuroperf {
@@ -30,7 +32,7 @@ using PopulationId = std::int32_t;
 struct NetworkOptions {
     double dt = 0.1;               ///< ms, > 0
     std::uint64_t seed = 1;        ///< keys every random number (connectivity, v0, Poisson input)
-    int num_threads = 0;           ///< 0: OpenMP's default (OMP_NUM_THREADS or all cores)
+    int num_threads = 0;           ///< 0: the context's count (Context::num_threads)
     /// run() refuses (ValueError) when its estimate of the synapse, state and monitor memory
     /// exceeds this.
     std::int64_t memory_limit_bytes = std::int64_t(4) << 30;
@@ -175,15 +177,18 @@ struct SimulationResult {
     SimulationSummary summary;
 };
 
+namespace snn {
 class NetworkImpl;
+}
 
 /// A spiking network. Describe it (add_*), then run(); run() may be called again to continue
 /// (state, time and delayed spikes carry over; the structure is frozen by the first run).
 /// Not thread-safe itself; run() uses options.num_threads threads internally.
-class Network {
+class NEUROPERF_API Network {
 public:
-    /// ValueError for dt ≤ 0 or non-finite, num_threads < 0, memory limit ≤ 0.
-    explicit Network(NetworkOptions options = {});
+    /// A network on `context` (threads when options.num_threads is 0, the JIT's kernel cache,
+    /// logging). ValueError for dt ≤ 0 or non-finite, num_threads < 0, memory limit ≤ 0.
+    explicit Network(NetworkOptions options = {}, Context context = default_context());
     ~Network();
     Network(Network&&) noexcept;
     Network& operator=(Network&&) noexcept;
@@ -215,6 +220,7 @@ public:
     double time_ms() const;
 
     const NetworkOptions& options() const;
+    const Context& context() const;
     index_t num_populations() const;
     /// Synapses built so far (0 before the first run).
     std::int64_t num_synapses() const;
@@ -231,10 +237,10 @@ public:
     std::vector<std::int32_t> synapse_delays(int projection) const;
 
 private:
-    std::unique_ptr<NetworkImpl> impl_;
+    std::unique_ptr<snn::NetworkImpl> impl_;
 };
 
-const char* state_variable_name(StateVariable v);
+NEUROPERF_API const char* state_variable_name(StateVariable v);
 
 /// The Vogels-Abbott benchmark networks as in Brian2's examples (CUBA.py, COBA.py), scaled to
 /// `neurons` (80% excitatory) with connection probability `probability` (CUBA.py: 4000, 0.02).
@@ -242,7 +248,7 @@ const char* state_variable_name(StateVariable v);
 /// refractory 5 ms; "coba": E_L −60, E_e 0, E_i −80 mV, g_L-relative w_e 0.6·(4000·0.02)/(N·p)...
 /// see docs/guide/snn.md. Adds a spike monitor on the population (monitor 0) when
 /// `spike_monitor`. ValueError for another model. Returns the population id.
-PopulationId add_vogels_abbott(Network& net, const std::string& model, index_t neurons, double probability,
-                               bool spike_monitor = true);
+NEUROPERF_API PopulationId add_vogels_abbott(Network& net, const std::string& model, index_t neurons,
+                                             double probability, bool spike_monitor = true);
 
 }  // namespace neuroperf

@@ -24,6 +24,8 @@
 #include "neuroperf/array.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/error.hpp"
+#include "neuroperf/export.hpp"
+#include "neuroperf/parallel_report.hpp"
 #include "neuroperf/reservoir.hpp"
 #include "neuroperf/sparse.hpp"
 
@@ -31,7 +33,7 @@ namespace neuroperf {
 
 /// Configuration, as the seed's ParallelConfig. validate() throws ValueError naming the field,
 /// what is accepted and the value given.
-struct ParallelConfig {
+struct NEUROPERF_API ParallelConfig {
     /// Workers. 0 = the context's count (OMP_NUM_THREADS if set, else the CPUs of the affinity
     /// mask and cgroup quota).
     int num_threads = 0;
@@ -55,75 +57,10 @@ struct ParallelConfig {
     void validate() const;
 };
 
-/// A task failed: the message names the task index and carries the original message;
-/// original() holds the exception the task threw. Tasks not yet started were skipped.
-class TaskError : public Error {
-public:
-    TaskError(std::size_t task_index, const std::string& message, std::exception_ptr original);
-    std::size_t task_index() const { return task_index_; }
-    std::exception_ptr original() const { return original_; }
-
-private:
-    std::size_t task_index_;
-    std::exception_ptr original_;
-};
-
-/// A worker process failed (crashed, was killed, timed out, or could not start).
-class WorkerError : public Error {
-public:
-    using Error::Error;
-};
-
-/// One task of a call, as measured.
-struct TaskRecord {
-    std::size_t index = 0;       ///< position in the input
-    int worker = 0;              ///< worker that ran it
-    double seconds = 0;          ///< wall time of the task
-    double estimated_cost = 0;   ///< the cost the schedule used (arbitrary units)
-    bool stolen = false;         ///< run by a worker it was not scheduled on
-};
-
-/// Monitoring of one parallel call.
-struct ParallelReport {
-    std::string operation;        ///< "spike_processing", "reservoir_computation", "multi_modal_reasoning"
-    std::string strategy;         ///< "thread", "process", or "serial" (one worker)
-    int workers = 0;              ///< workers used (≤ configured, ≤ tasks)
-    bool load_balanced = false;
-    std::vector<TaskRecord> tasks;        ///< in input order
-    std::vector<double> worker_busy_seconds;
-    std::vector<long> worker_thread_ids;  ///< OS thread id (or process id) of each worker
-    double wall_seconds = 0;              ///< the call's makespan
-    double serial_seconds = 0;            ///< sum of task times: the serial estimate
-    double speedup_estimate = 0;          ///< serial_seconds / wall_seconds
-    double imbalance = 1;                 ///< max / mean worker busy time (1 = balanced)
-    double scheduled_makespan = 0;        ///< makespan of the schedule in estimated cost units
-    std::size_t steals = 0;
-    /// Process strategy: seconds spent starting the worker pool in this call (0 when an
-    /// existing pool was reused) and mean per-task dispatch overhead (round trip through the
-    /// pipes minus the time the worker computed).
-    double pool_start_seconds = 0;
-    double dispatch_overhead_seconds = 0;
-    /// A one-line summary ("multi_modal_reasoning: 7 tasks on 2 thread workers, 12.3 ms, ...").
-    std::string summary() const;
-};
-
-/// Totals over every call of a processor (get_performance_stats()).
-struct ParallelStats {
-    std::size_t calls = 0;
-    std::size_t tasks = 0;
-    std::size_t steals = 0;
-    double wall_seconds = 0;     ///< sum over calls
-    double serial_seconds = 0;   ///< sum of task times over calls
-    double speedup = 0;          ///< serial_seconds / wall_seconds (0 before any call)
-    double mean_imbalance = 0;   ///< mean of the calls' imbalance ratios
-    double max_imbalance = 0;
-    std::optional<ParallelReport> last;  ///< the most recent call's report
-};
-
 /// A reasoning module of a multi-modal system: maps an input (a vector or a T × D sequence of
 /// float32) to an output. process() is const and must be safe to call from several threads at
 /// once (a core may appear more than once in a call).
-class ReasoningCore {
+class NEUROPERF_API ReasoningCore {
 public:
     virtual ~ReasoningCore() = default;
     virtual std::string name() const = 0;
@@ -148,7 +85,7 @@ struct ReservoirCoreSpec {
 /// the T × D inputs U (a rank-1 input is one step) and returns the T × O outputs Y = X·W_outᵀ.
 /// Weights are deterministic (counter hash of the seed); the readout can be replaced. Runs
 /// single-threaded (it is meant to be one task among many). Cost T·(nnz(W) + N·D + N·O).
-class ReservoirReasoningCore : public ReasoningCore {
+class NEUROPERF_API ReservoirReasoningCore : public ReasoningCore {
 public:
     /// Throws ValueError for sizes < 1, density outside (0, 1], leak outside (0, 1].
     ReservoirReasoningCore(std::string name, const ReservoirCoreSpec& spec, Context context = default_context());
@@ -197,7 +134,7 @@ struct ParallelBenchmarkEntry {
     double efficiency = 0;  ///< speedup / threads
 };
 
-struct ParallelBenchmarkReport {
+struct NEUROPERF_API ParallelBenchmarkReport {
     std::vector<ParallelBenchmarkEntry> entries;
     int iterations = 0;
     std::string to_json() const;  ///< Google Benchmark JSON with `speedup` counters
@@ -208,7 +145,7 @@ namespace detail {
 struct ParallelState;
 }
 
-class ParallelProcessor {
+class NEUROPERF_API ParallelProcessor {
 public:
     /// Processor on default_context() (config.validate() first).
     explicit ParallelProcessor(ParallelConfig config = {});
@@ -287,7 +224,7 @@ private:
 };
 
 /// A processor on default_context() (the seed's helper).
-ParallelProcessor enable_parallel_processing(ParallelConfig config = {});
+NEUROPERF_API ParallelProcessor enable_parallel_processing(ParallelConfig config = {});
 
 // --- implementation of the template -------------------------------------------------------
 

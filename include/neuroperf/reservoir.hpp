@@ -5,14 +5,15 @@
 #include <string_view>
 
 #include "neuroperf/array.hpp"
+#include "neuroperf/export.hpp"
 
 namespace neuroperf {
 
 enum class Activation : std::uint8_t { tanh, identity, relu, sigmoid };
 
 /// "tanh", "identity", "relu", "sigmoid" -> Activation; ValueError listing them otherwise.
-Activation parse_activation(std::string_view name);
-const char* activation_name(Activation activation);
+NEUROPERF_API Activation parse_activation(std::string_view name);
+NEUROPERF_API const char* activation_name(Activation activation);
 
 /// Parameters of a reservoir update besides the arrays.
 template <class T>

@@ -8,11 +8,13 @@
 #include <cstddef>
 #include <vector>
 
+#include "neuroperf/export.hpp"
+
 namespace neuroperf {
 
 /// Tasks assigned to workers. `queues[w]` lists worker w's task indices in the order it runs
 /// them; `loads[w]` is the sum of their costs; makespan = max load (0 with no tasks).
-struct Schedule {
+struct NEUROPERF_API Schedule {
     std::vector<std::vector<std::size_t>> queues;
     std::vector<double> loads;
     double makespan = 0;
@@ -25,22 +27,22 @@ struct Schedule {
 /// × optimal. Each queue is in decreasing cost order. `workers` ≥ 1, costs finite and ≥ 0,
 /// else ValueError naming the argument. Zero-cost tasks are assigned like any other.
 /// Cost O(n log n + n log w).
-Schedule lpt_schedule(const std::vector<double>& costs, std::size_t workers);
+NEUROPERF_API Schedule lpt_schedule(const std::vector<double>& costs, std::size_t workers);
 
 /// What a scheduler without load balancing does: contiguous blocks in input order, `chunk`
 /// tasks per block (0 = ceil(n / workers), i.e. one block per worker), blocks dealt to workers
 /// round-robin. Same errors as lpt_schedule, plus none for chunk (any value ≥ 0).
-Schedule static_schedule(const std::vector<double>& costs, std::size_t workers, std::size_t chunk = 0);
+NEUROPERF_API Schedule static_schedule(const std::vector<double>& costs, std::size_t workers, std::size_t chunk = 0);
 
 /// The minimum makespan over every assignment of the tasks to `workers` workers, by exact
 /// branch-and-bound search (for checking heuristics on small sets). Throws ValueError when
 /// there are more than `max_tasks` tasks (default 24: the search is exponential) or for bad
 /// costs/workers as lpt_schedule.
-double optimal_makespan(const std::vector<double>& costs, std::size_t workers, std::size_t max_tasks = 24);
+NEUROPERF_API double optimal_makespan(const std::vector<double>& costs, std::size_t workers, std::size_t max_tasks = 24);
 
 /// Exponential moving average used to refine cost estimates from measurements:
 /// previous < 0 (no history) → measured; otherwise alpha·measured + (1 − alpha)·previous.
 /// alpha in (0, 1], else ValueError.
-double moving_average(double previous, double measured, double alpha);
+NEUROPERF_API double moving_average(double previous, double measured, double alpha);
 
 }  // namespace neuroperf

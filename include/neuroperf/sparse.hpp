@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "neuroperf/array.hpp"
+#include "neuroperf/export.hpp"
 
 namespace neuroperf {
 
@@ -14,7 +15,7 @@ namespace neuroperf {
 /// int64 indptr). Invariants, checked by validate(): row_ptr has rows+1 non-decreasing entries
 /// from 0 to nnz; every column index is in [0, cols); within a row, columns strictly increase.
 template <class T>
-class CsrMatrix {
+class NEUROPERF_API CsrMatrix {
 public:
     CsrMatrix() = default;
     /// Empty rows×cols matrix (no stored entries).

@@ -14,6 +14,7 @@
 
 #include "blas/builtin_gemm.hpp"
 #include "blas/xsmm.hpp"
+#include "neuroperf/version.hpp"
 
 namespace neuroperf::blas {
 namespace {
@@ -292,7 +293,7 @@ Registry::Registry() {
         &load_mkl));
 
     auto bi = std::make_unique<Backend>();
-    bi->info = {"builtin", true, fmt::format("neuroperf {} ({})", NEUROPERF_VERSION_STRING, builtin::isa_variant()),
+    bi->info = {"builtin", true, fmt::format("neuroperf {} ({})", version(), builtin::isa_variant()),
                 "", "openmp (libgomp)", 0, "", {"sgemm", "dgemm"}};
     bi->sgemm = &builtin_gemm_thunk<float>;
     bi->dgemm = &builtin_gemm_thunk<double>;
@@ -319,3 +320,20 @@ std::string Registry::available_names() const {
 }
 
 }  // namespace neuroperf::blas
+
+namespace neuroperf {
+
+const char* blas_op_name(BlasOp op) { return op == BlasOp::sgemm ? "sgemm" : "dgemm"; }
+
+int gemm_bucket(index_t m, index_t n, index_t k) {
+    // Cube root of m·n·k compared through cubes; double holds the product without overflow and
+    // exactly below 2^53, far beyond the last edge.
+    double v = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+    for (int b = 0; b < kGemmBuckets - 1; ++b) {
+        auto e = static_cast<double>(kGemmBucketEdges[b]);
+        if (v <= e * e * e) return b;
+    }
+    return kGemmBuckets - 1;
+}
+
+}  // namespace neuroperf

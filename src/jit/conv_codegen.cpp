@@ -5,19 +5,10 @@
 
 #include <fmt/format.h>
 
-#include "jit/hash.hpp"
+#include "jit/math_source.hpp"
 #include "neuroperf/cpu.hpp"
 
 namespace neuroperf::jit {
-namespace {
-
-template <class T>
-std::string lit(T x) {
-    return fmt::format("{:a}{}", static_cast<double>(x), std::is_same_v<T, float> ? "f" : "");
-}
-
-}  // namespace
-
 bool aot_uses_fma() {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
     const auto& isa = cpu_info().isa;
@@ -25,13 +16,6 @@ bool aot_uses_fma() {
 #else
     return false;
 #endif
-}
-
-template <class T>
-std::string conv_descriptor(const std::vector<T>& taps, const kernels::ConvGeometry& g, bool fma) {
-    std::string t(reinterpret_cast<const char*>(taps.data()), taps.size() * sizeof(T));
-    return fmt::format("convolution/1/{}/n={}/k={}/off={}/len={}/fma={}/taps={}", std::is_same_v<T, float> ? "f32" : "f64",
-                       g.n, g.k, g.offset, g.out_len, fma, hash_hex(t));
 }
 
 namespace {
@@ -69,16 +53,16 @@ std::string tiled_source(const std::vector<T>& taps, const kernels::ConvGeometry
     const std::int64_t j_hi = std::max(j_lo, std::min(len, n - off));
     constexpr std::int64_t VL = 64 / static_cast<std::int64_t>(sizeof(T)), R = kTiledVectors;
     std::string h, block, single;
-    for (std::size_t i = 0; i < taps.size(); ++i) h += (i % 4 == 0 ? "\n    " : " ") + lit(taps[i]) + ",";
+    for (std::size_t i = 0; i < taps.size(); ++i) h += (i % 4 == 0 ? "\n    " : " ") + literal(taps[i]) + ",";
     for (std::int64_t m = -(R - 1) * VL; m < k; ++m) {
         std::string uses;
         for (std::int64_t r = 0; r < R; ++r)
             if (std::int64_t i = m + r * VL; i >= 0 && i < k)
-                uses += fmt::format(" {}", madd(fmt::format("a{}", r), lit(taps[static_cast<std::size_t>(i)]), "w"));
+                uses += fmt::format(" {}", madd(fmt::format("a{}", r), literal(taps[static_cast<std::size_t>(i)]), "w"));
         if (!uses.empty()) block += fmt::format("        {{ const V w = ld(xp - ({}));{} }}\n", m, uses);
     }
     for (std::int64_t i = 0; i < k; ++i)
-        single += fmt::format("        {}\n", madd("a", lit(taps[static_cast<std::size_t>(i)]), fmt::format("ld(xp - {})", i)));
+        single += fmt::format("        {}\n", madd("a", literal(taps[static_cast<std::size_t>(i)]), fmt::format("ld(xp - {})", i)));
     return fmt::format(R"(// neuroperf JIT: FIR convolution, {mode}, register-tiled ({t}, n={n}, {k} taps, offset {off}, {len} outputs) -- generated; see docs/dev/jit.md
 typedef long long i64;
 typedef {t} T;
@@ -115,10 +99,9 @@ extern "C" __attribute__((visibility("default"))) void {entry}(const void* xv, v
     }}
     for (; j < {len}; ++j) y[j] = edge(x, j);
 }}
-extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(void) {{ return 1; }}
 )",
                        fmt::arg("t", std::is_same_v<T, float> ? "float" : "double"), fmt::arg("n", n), fmt::arg("k", k),
-                       fmt::arg("off", off), fmt::arg("len", len), fmt::arg("h", h), fmt::arg("zero", lit<T>(0)),
+                       fmt::arg("off", off), fmt::arg("len", len), fmt::arg("h", h), fmt::arg("zero", literal<T>(0)),
                        fmt::arg("entry", entry), fmt::arg("j_lo", j_lo), fmt::arg("j_hi", j_hi), fmt::arg("RV", R * VL),
                        fmt::arg("VL", VL), fmt::arg("V2", 2 * VL), fmt::arg("V3", 3 * VL), fmt::arg("V4", 4 * VL),
                        fmt::arg("V5", 5 * VL), fmt::arg("V6", 6 * VL), fmt::arg("V7", 7 * VL), fmt::arg("block", block),
@@ -136,8 +119,10 @@ bool conv_tiled(std::int64_t taps, bool fastmath, bool fma) {
 }
 
 template <class T>
-std::string conv_source(const std::vector<T>& taps, const kernels::ConvGeometry& g, const std::string& entry, bool fma,
-                        bool fastmath) {
+std::string conv_source(const ConvKernelDescriptor<T>& desc, const std::string& entry) {
+    const std::vector<T>& taps = desc.taps;
+    const kernels::ConvGeometry& g = desc.geometry;
+    const bool fma = desc.fma, fastmath = desc.fastmath;
     if (conv_tiled(g.k, fastmath, fma)) return tiled_source(taps, g, entry, fma, fastmath);
     const std::int64_t n = g.n, k = g.k, off = g.offset, len = g.out_len;
     // Outputs whose every tap reads inside the signal: j in [j_lo, j_hi).
@@ -153,7 +138,7 @@ std::string conv_source(const std::vector<T>& taps, const kernels::ConvGeometry&
         return fma ? fmt::format("{}({}, {}, {})", fma_fn, c, x, acc) : fmt::format("{} + {} * {}", acc, c, x);
     };
     std::string h;
-    for (std::size_t i = 0; i < taps.size(); ++i) h += (i % 4 == 0 ? "\n    " : " ") + lit(taps[i]) + ",";
+    for (std::size_t i = 0; i < taps.size(); ++i) h += (i % 4 == 0 ? "\n    " : " ") + literal(taps[i]) + ",";
     return fmt::format(R"(// neuroperf JIT: FIR convolution ({t}, n={n}, {k} taps, offset {off}, {len} outputs) -- generated; see docs/dev/jit.md
 typedef long long i64;
 typedef {t} T;
@@ -210,19 +195,16 @@ extern "C" __attribute__((visibility("default"))) void {entry}(const void* xv, v
     }}
     for (; j < {len}; ++j) y[j] = edge(x, j);
 }}
-extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(void) {{ return 1; }}
 )",
                        fmt::arg("t", std::is_same_v<T, float> ? "float" : "double"), fmt::arg("n", n), fmt::arg("k", k),
-                       fmt::arg("off", off), fmt::arg("len", len), fmt::arg("h", h), fmt::arg("zero", lit<T>(0)),
+                       fmt::arg("off", off), fmt::arg("len", len), fmt::arg("h", h), fmt::arg("zero", literal<T>(0)),
                        fmt::arg("entry", entry), fmt::arg("j_lo", j_lo), fmt::arg("j_hi", j_hi), fmt::arg("B", B),
                        fmt::arg("madd_edge", madd("h[i]", fmt::format("x[{} + j - i]", off).c_str(), "acc")),
                        fmt::arg("madd_block", madd("c", "xp[b - i]", "acc[b]")),
                        fmt::arg("madd_block2", madd("c", "xq[b - i]", "acc2[b]")));
 }
 
-template std::string conv_descriptor<float>(const std::vector<float>&, const kernels::ConvGeometry&, bool);
-template std::string conv_descriptor<double>(const std::vector<double>&, const kernels::ConvGeometry&, bool);
-template std::string conv_source<float>(const std::vector<float>&, const kernels::ConvGeometry&, const std::string&, bool, bool);
-template std::string conv_source<double>(const std::vector<double>&, const kernels::ConvGeometry&, const std::string&, bool, bool);
+template std::string conv_source<float>(const ConvKernelDescriptor<float>&, const std::string&);
+template std::string conv_source<double>(const ConvKernelDescriptor<double>&, const std::string&);
 
 }  // namespace neuroperf::jit

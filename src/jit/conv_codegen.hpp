@@ -4,22 +4,29 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/convolution.hpp"
 
 namespace neuroperf::jit {
 
+/// Everything a generated FIR kernel depends on besides the toolchain and the CPU; hashed field
+/// by field into the registry's key (core::Hasher).
 template <class T>
-std::string conv_descriptor(const std::vector<T>& taps, const kernels::ConvGeometry& g, bool fma);
+struct ConvKernelDescriptor {
+    std::vector<T> taps;              ///< baked in as literals
+    kernels::ConvGeometry geometry{};
+    /// Multiply-adds fused, as the AOT kernel's clone for this CPU does (aot_uses_fma()).
+    bool fma = false;
+    /// Compiled with -ffast-math: within rounding of the AOT sums; else the AOT bits.
+    bool fastmath = false;
+};
 
-/// Exports `extern "C" void entry(const void* x, void* out)`. `fma`: multiply-adds fused, as
-/// the AOT kernel's clone for this CPU does (aot_uses_fma()). `fastmath` (compiled with
-/// -ffast-math): within rounding of the AOT sums; else the AOT bits. The register-tiled kernel
-/// when conv_tiled() (compile it at -O1), else the looped one (needs -O3's unroller).
+/// Exports `extern "C" void entry(const void* x, void* out)`: the register-tiled kernel when
+/// conv_tiled() (compile it at -O1), else the looped one (needs -O3's unroller).
 template <class T>
-std::string conv_source(const std::vector<T>& taps, const kernels::ConvGeometry& g, const std::string& entry, bool fma,
-                        bool fastmath = false);
+std::string conv_source(const ConvKernelDescriptor<T>& desc, const std::string& entry);
 
 /// Output vectors per block of the register-tiled kernel, and the most taps it unrolls (R·k
 /// multiply-add statements; beyond, the looped kernel is generated).
@@ -40,3 +47,13 @@ bool conv_tiled(std::int64_t taps, bool fastmath, bool fma);
 bool aot_uses_fma();
 
 }  // namespace neuroperf::jit
+
+namespace neuroperf {
+template <class T>
+struct Fields<jit::ConvKernelDescriptor<T>> {
+    using D = jit::ConvKernelDescriptor<T>;
+    static constexpr auto list = std::tuple{field("taps", &D::taps), field("geometry", &D::geometry),
+                                            field("fma", &D::fma), field("fastmath", &D::fastmath)};
+};
+}  // namespace neuroperf
+NEUROPERF_CHECK_FIELDS(neuroperf::jit::ConvKernelDescriptor<float>);

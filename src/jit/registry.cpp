@@ -16,14 +16,13 @@
 
 #include <fmt/format.h>
 
-#include "facade/context_impl.hpp"
-#include "jit/hash.hpp"
-#include "jit/process.hpp"
 #include "neuroperf/cpu.hpp"
 #include "neuroperf/files.hpp"
+#include "neuroperf/subprocess.hpp"
 #include "neuroperf/version.hpp"
+#include "runtime/context_impl.hpp"
 
-namespace neuroperf::detail {
+namespace neuroperf::jit {
 
 JitModule::~JitModule() {
     if (handle_) ::dlclose(handle_);
@@ -31,10 +30,10 @@ JitModule::~JitModule() {
 
 void* JitModule::symbol(const char* name) const { return ::dlsym(handle_, name); }
 
-}  // namespace neuroperf::detail
-
-namespace neuroperf::jit {
 namespace {
+
+using core::hash_hex;
+using core::Hasher;
 
 namespace fs = std::filesystem;
 
@@ -202,7 +201,7 @@ Toolchain find_toolchain(const fs::path& version_cache_dir) {
     if (version.empty()) {
         fs::path dir = version_cache_dir.empty() || !trusted_dir(version_cache_dir) ? fs::temp_directory_path() : version_cache_dir;
         fs::path out = temp_file(dir, "compiler-version");
-        auto r = run_process({exe.string(), "--version"}, out);
+        auto r = run_process({exe.string(), "--version"}, {.stdout_file = out, .append = true, .stderr_to_stdout = true});
         version = read_file(out).value_or("");
         ::unlink(out.c_str());
         if (!r.started || r.exit_code != 0 || version.empty()) {
@@ -283,7 +282,7 @@ KernelOutcome load_entry(const fs::path& dir, const std::string& key, const std:
         reason = fmt::format("dlopen {}: {}", so_path.string(), e ? e : "failed");
         return out;
     }
-    auto module = std::make_shared<detail::JitModule>(h);
+    auto module = std::make_shared<JitModule>(h);
     auto abi = reinterpret_cast<int (*)()>(module->symbol("neuroperf_jit_abi_version"));
     if (!abi || abi() != kAbiVersion) {
         reason = fmt::format("{}: ABI version {} expected", so_path.string(), kAbiVersion);
@@ -401,7 +400,7 @@ const Toolchain& Registry::toolchain() {
 }
 
 std::shared_ptr<const KernelOutcome> Registry::get(const KernelRequest& req, bool verbose) {
-    std::string id = fmt::format("{}|{}|{}|{}", req.descriptor, req.fastmath, req.parallel, req.persistent);
+    const std::string id = Hasher().add(req.kernel).add(req.descriptor).add(req.fastmath).add(req.parallel).add(req.persistent).hex();
     std::shared_ptr<Slot> slot;
     {
         std::shared_lock lock(map_mutex_);
@@ -432,7 +431,7 @@ std::shared_ptr<const KernelOutcome> Registry::get(const KernelRequest& req, boo
 }
 
 KernelOutcome Registry::build(const KernelRequest& req, bool verbose) {
-    std::string entry = "neuroperf_jit_" + req.kernel + "_" + hash_hex(req.descriptor).substr(0, 16);
+    std::string entry = "neuroperf_jit_" + req.kernel + "_" + req.descriptor.substr(0, 16);
     std::string body = req.generate(entry);
     KernelOutcome out;
     const Toolchain& tc = toolchain();
@@ -444,8 +443,10 @@ KernelOutcome Registry::build(const KernelRequest& req, bool verbose) {
     auto flags = compile_flags(tc, req.fastmath, req.parallel);
     flags.insert(flags.end(), req.extra_flags.begin(), req.extra_flags.end());
     std::string key = cache_key(body, tc, flags);
-    std::string source = body + fmt::format("extern \"C\" __attribute__((visibility(\"default\"))) const char* "
-                                            "neuroperf_jit_key(void) {{ return \"{}\"; }}\n", key);
+    std::string source = body + fmt::format(
+        "extern \"C\" __attribute__((visibility(\"default\"))) int neuroperf_jit_abi_version(void) {{ return {}; }}\n"
+        "extern \"C\" __attribute__((visibility(\"default\"))) const char* neuroperf_jit_key(void) {{ return \"{}\"; }}\n",
+        kAbiVersion, key);
     out.source = source;
     out.key = key;
     fs::path dir = directory(req.persistent, verbose);
@@ -503,9 +504,9 @@ KernelOutcome Registry::build(const KernelRequest& req, bool verbose) {
         if (req.parallel) compile.push_back("-lgomp");
         steps.push_back(compile);
     }
-    SpawnResult r;
+    ProcessResult r;
     for (const auto& argv : steps) {
-        r = run_process(argv, tmp_log);
+        r = run_process(argv, {.stdout_file = tmp_log, .append = true, .stderr_to_stdout = true});
         if (!r.started || r.exit_code != 0) {
             r.error = r.started ? r.error : fmt::format("cannot run {}: {}", argv[0], r.error);
             out.reason = r.started ? fmt::format("{} failed (exit status {}): ", argv[0], r.exit_code) : r.error;
@@ -548,11 +549,10 @@ KernelOutcome Registry::build(const KernelRequest& req, bool verbose) {
 }
 
 Registry& registry_of(const Context& ctx) {
-    auto& impl = ctx.impl();
-    std::call_once(impl.jit_once, [&] {
-        impl.jit_registry = std::make_shared<Registry>(ctx.cache_dir(), impl.options.log, impl.options.verbose);
+    const auto& impl = runtime::impl_of(ctx);
+    return impl.service<Registry>([&] {
+        return std::make_shared<Registry>(impl.options().cache_dir, impl.options().log, impl.verbose());
     });
-    return *impl.jit_registry;
 }
 
 }  // namespace neuroperf::jit

@@ -14,9 +14,10 @@
 #include <vector>
 
 #include "neuroperf/context.hpp"
+#include "core/hash.hpp"
 #include "neuroperf/jit_compiler.hpp"
 
-namespace neuroperf::detail {
+namespace neuroperf::jit {
 
 /// A loaded shared object; dlclose when the last kernel using it goes.
 class JitModule {
@@ -31,11 +32,10 @@ private:
     void* handle_;
 };
 
-}  // namespace neuroperf::detail
-
-namespace neuroperf::jit {
-
-inline constexpr int kAbiVersion = 1;
+/// Version of what a compiled kernel exports besides its entry: neuroperf_jit_abi_version() and
+/// neuroperf_jit_key() (appended to every generated source by the registry). The argument
+/// structs are checked member by member inside the generated source (jit/abi_source.hpp).
+inline constexpr int kAbiVersion = 2;
 
 /// The compiler in use and what identifies it in keys.
 struct Toolchain {
@@ -63,7 +63,8 @@ std::string cache_key(const std::string& body, const Toolchain& tc, const std::v
 
 struct KernelRequest {
     std::string kernel;       ///< "spike_processing"
-    std::string descriptor;   ///< exact description (in-process key)
+    /// Hash of the kernel's typed descriptor (core::Hasher over its fields): the in-process key.
+    std::string descriptor;
     /// Source body given the entry symbol name (generated only on a miss).
     std::function<std::string(const std::string& entry)> generate;
     bool fastmath = false, parallel = false, persistent = true;
@@ -76,7 +77,7 @@ struct KernelRequest {
 
 /// What a request resolved to. entry null: use the AOT kernel (reason says why).
 struct KernelOutcome {
-    std::shared_ptr<detail::JitModule> module;
+    std::shared_ptr<JitModule> module;
     void* entry = nullptr;
     std::string source, key, reason;
 };
@@ -119,8 +120,14 @@ private:
     Toolchain toolchain_;
 };
 
-/// The registry of `ctx` (created on first use).
+/// The registry of `ctx` (a per-context service, created on first use).
 Registry& registry_of(const Context& ctx);
+
+/// The registry's key of a typed kernel descriptor (a struct with a field list).
+template <class Descriptor>
+std::string descriptor_key(const Descriptor& d) {
+    return core::Hasher().add(d).hex();
+}
 
 /// Tries to load a cache entry `key` in `dir` (ownership, record, size and checksum checked
 /// before dlopen, ABI version and embedded key after). Empty outcome + reason on failure.

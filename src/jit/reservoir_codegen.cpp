@@ -1,6 +1,9 @@
 #include "jit/reservoir_codegen.hpp"
 
+#include "jit/abi_source.hpp"
+#include "jit/math_source.hpp"
 #include "kernels/isa.hpp"
+#include "kernels/vmath.hpp"
 
 #include <type_traits>
 
@@ -17,45 +20,7 @@
 namespace neuroperf::jit {
 namespace {
 
-template <class T>
-std::string lit(T x) {
-    return fmt::format("{:a}{}", static_cast<double>(x), std::is_same_v<T, float> ? "f" : "");
-}
-std::string dlit(double x) { return fmt::format("{:a}", x); }
-std::string bc(double x) { return fmt::format("bc({})", dlit(x)); }
-
-constexpr double kLog2e = 1.4426950408889634074, kLn2Hi = 6.93147180369123816490e-01,
-                 kLn2Lo = 1.90821492927058770002e-10, kMagic = 6755399441055744.0;  // 1.5·2^52
-constexpr double kExpC[] = {1.0,          1.0,           1.0 / 2,        1.0 / 6,          1.0 / 24,
-                            1.0 / 120,    1.0 / 720,     1.0 / 5040,     1.0 / 40320,      1.0 / 362880,
-                            1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
-
-// e^x on vectors of 8 doubles, kernels/vmath.hpp's exp_core<degree> operation for operation
-// (GCC contracts the AOT's multiply-adds when the ISA has FMA, so `fmad` decides). Degree 13
-// ("high") applies 2^k as two factors, as vmath does for every grade; below degree 13 one factor,
-// which is the same value for the arguments the activations pass (|k| ≤ 1022: the products by
-// powers of two are exact). Under fast math the magic-number rounding could be folded away, so
-// k comes from rint there.
-std::string exp_source(int degree, bool fastmath) {
-    std::string s = "INL D vexp(D x) {\n";
-    if (fastmath)
-        s += fmt::format("    const D y = x * {0};\n    D kf;\n    for (int l = 0; l < 8; ++l) kf[l] = __builtin_rint(y[l]);\n"
-                         "    const I k = __builtin_convertvector(kf, I);\n",
-                         dlit(kLog2e));
-    else
-        s += fmt::format("    const D t = fmad(x, {0}, {1});\n    const D kf = t - {2};\n    const I k = (I)t - (I){1};\n",
-                         bc(kLog2e), bc(kMagic), dlit(kMagic));
-    s += fmt::format("    const D r = fmad(-kf, {1}, fmad(-kf, {0}, x));\n    D p = {2};\n", bc(kLn2Hi), bc(kLn2Lo), bc(kExpC[degree]));
-    for (int d = degree - 1; d >= 0; --d) s += fmt::format("    p = fmad(p, r, {});\n", bc(kExpC[d]));
-    if (degree == 13 && !fastmath)
-        s += fmt::format("    const D t1 = fmad(kf, {0}, {1});\n    const D k1f = t1 - {2};\n    const I k1 = (I)t1 - (I){1};\n"
-                         "    const I k2 = (I)((kf - k1f) + {2}) - (I){1};\n"
-                         "    return (p * (D)((U)(k1 + 1023) << 52)) * (D)((U)(k2 + 1023) << 52);\n}}\n",
-                         bc(0.5), bc(kMagic), dlit(kMagic));
-    else
-        s += "    return p * (D)((U)(k + 1023) << 52);\n}\n";
-    return s;
-}
+std::string bc(double x) { return fmt::format("bc({})", hex_literal(x)); }
 
 // The activation on one vector of 8 pre-activations (double for both T, as the AOT step),
 // kernels/vmath.hpp's formulas at the grade the AOT step uses for T and precision: Grade::high
@@ -66,7 +31,10 @@ std::string activation_source(Activation f, kernels::Precision p, bool is_double
     if (f == Activation::relu) return "INL D act(D x) { return x < 0.0 ? bc(0.0) : x; }\n";  // NaN stays NaN
     const bool high = is_double && p == kernels::Precision::high && !fastmath;
     const int degree = high ? 13 : (!is_double || p == kernels::Precision::ep) ? 8 : 12;
-    std::string s = exp_source(degree, fastmath);
+    // e^x as vmath::exp_core: two factors for 2^k at degree 13 ("high", results into the
+    // subnormals), one below (the same value for the arguments the activations pass: |k| ≤ 1022).
+    std::string s = exp_source({.name = "vexp", .vector = true, .degree = degree, .two_factor = degree == 13,
+                                .clamp = 0, .fastmath = fastmath});
     s += "INL D act(D x) {\n    const D a = x < 0.0 ? -x : x;\n";
     if (f == Activation::tanh) {
         s += "    const D ac = a > 20.0 ? bc(20.0) : a;\n"
@@ -74,16 +42,13 @@ std::string activation_source(Activation f, kernels::Precision p, bool is_double
              "    const D big = 1.0 - 2.0 / (e + 1.0);\n"
              "    const D a2 = ac * ac;\n";
         if (high) {
-            const double poly[] = {-3.3333333333333333276e-1,  1.33333333333332933227e-1,  -5.3968253968207598513e-2,
-                                   2.18694885340334513749e-2,  -8.86323547910536382386e-3, 3.59212730577133714726e-3,
-                                   -1.45582754829165701366e-3, 5.89983768208113340921e-4,  -2.38933267368729190355e-4,
-                                   9.62895331642748654044e-5,  -3.78486431667599766392e-5, 1.36017290228971163121e-5,
-                                   -3.8335892945015437772e-6,  5.98539967203916280297e-7};
-            s += fmt::format("    D s = {};\n", bc(poly[13]));
-            for (int i = 12; i >= 0; --i) s += fmt::format("    s = fmad(s, a2, {});\n", bc(poly[i]));
-            s += "    const D small = fmad(ac, a2 * s, ac);\n    D r = ac < 0.75 ? small : big;\n";
+            constexpr int last = kernels::vmath::kTanhPolyLen - 1;
+            s += fmt::format("    D s = {};\n", bc(kernels::vmath::kTanhPoly[last]));
+            for (int i = last - 1; i >= 0; --i) s += fmt::format("    s = fmad(s, a2, {});\n", bc(kernels::vmath::kTanhPoly[i]));
+            s += fmt::format("    const D small = fmad(ac, a2 * s, ac);\n    D r = ac < {} ? small : big;\n",
+                             hex_literal(kernels::vmath::kTanhSmall));
         } else {
-            const double c[] = {1.0, -1.0 / 3, 2.0 / 15, -17.0 / 315, 62.0 / 2835, -1382.0 / 155925, 21844.0 / 6081075};
+            const double* c = kernels::vmath::kTanhTaylor;
             s += fmt::format("    D s = {};\n", bc(c[6]));
             for (int i = 5; i >= 0; --i) s += fmt::format("    s = fmad(s, a2, {});\n", bc(c[i]));
             s += "    D r = ac < 0.125 ? ac * s : big;\n";
@@ -97,7 +62,7 @@ std::string activation_source(Activation f, kernels::Precision p, bool is_double
                          "    e = a > {0} ? bc(0.0) : e;\n"
                          "    const D r = (x < 0.0 ? e : bc(1.0)) / (1.0 + e);\n"
                          "    return x != x ? x : r;\n}}\n",
-                         dlit(lo), bc(lo));
+                         hex_literal(lo), bc(lo));
     } else {
         s += "    const D e = vexp(-(a > 708.0 ? bc(708.0) : a));\n"
              "    const D s = 1.0 / (1.0 + e);\n"
@@ -141,10 +106,6 @@ std::string rows_source(const std::string& name, int rows, std::int64_t n, int l
 
 }  // namespace
 
-kernels::Precision reservoir_precision(const std::string& mode) {
-    return mode == "high" ? kernels::Precision::high : mode == "low" ? kernels::Precision::low : kernels::Precision::ep;
-}
-
 bool reservoir_aot_uses_fma() {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
     // The AOT step's clone in use (NEUROPERF_KERNEL_ISA=baseline selects the unfused one).
@@ -154,16 +115,12 @@ bool reservoir_aot_uses_fma() {
 #endif
 }
 
-template <class T>
-std::string reservoir_descriptor(const ReservoirKernelSpec& s, bool fma, bool parallel) {
-    return fmt::format("reservoir_update/2/{}/N={}/D={}/a={}/{}/{}/{}/{}/fma={}/{}", std::is_same_v<T, float> ? "f32" : "f64",
-                       s.num_neurons, s.input_dim, lit(static_cast<T>(s.leak_rate)), activation_name(s.activation),
-                       s.precision, s.sparse ? "csr" : "dense", s.has_bias ? "bias" : "nobias", fma, parallel ? "par" : "seq");
-}
+namespace {
 
 template <class T>
-std::string reservoir_source(const ReservoirKernelSpec& spec, const std::string& entry, bool fma, bool parallel,
-                             bool fastmath) {
+std::string source(const ReservoirKernelDescriptor& desc, const std::string& entry) {
+    const ReservoirKernelSpec& spec = desc.spec;
+    const bool fma = desc.fma, parallel = desc.parallel, fastmath = desc.fastmath;
     constexpr bool is_double = std::is_same_v<T, double>;
     constexpr int VL = 64 / static_cast<int>(sizeof(T)), L = 2 * VL;  // L = kernels::kLanes<T>
     const char* t = is_double ? "double" : "float";
@@ -181,9 +138,7 @@ std::string reservoir_source(const ReservoirKernelSpec& spec, const std::string&
     std::string src = fmt::format(
         "// neuroperf JIT: reservoir update ({t}, N={n}, D={d}, leak {a}, {act}, {fmt}, {bias}) -- generated; see docs/dev/jit.md\n"
         "typedef long long i64;\ntypedef int i32;\ntypedef {t} T;\n"
-        "struct Args {{ const T* x_old; T* x_new; i64 x_new_stride; const T* w_in; const T* u; const T* bias; i64 bias_stride;\n"
-        "               const T* w; i64 ld; const i64* row_ptr; const i32* col_idx; const T* values;\n"
-        "               void (*act)(int, int, i64, T*); }};\n"
+        "{args}"
         "#define INL static inline __attribute__((always_inline))\n"
         "#define VL {vl}\n"
         "typedef T V __attribute__((vector_size(64)));\n"
@@ -197,7 +152,8 @@ std::string reservoir_source(const ReservoirKernelSpec& spec, const std::string&
         "INL D bc(double c) {{ return D{{c, c, c, c, c, c, c, c}}; }}\n"
         "// Multiply-adds as the AOT step for this CPU rounds them ({fused}).\n"
         "INL T fmas(T a, T b, T c) {{ return {fmas}; }}\n",
-        fmt::arg("t", t), fmt::arg("n", n), fmt::arg("d", d), fmt::arg("a", spec.leak_rate),
+        fmt::arg("t", t), fmt::arg("args", struct_source<ReservoirJitArgs<T>, T>("Args")), fmt::arg("n", n),
+        fmt::arg("d", d), fmt::arg("a", spec.leak_rate),
         fmt::arg("act", activation_name(spec.activation)), fmt::arg("fmt", spec.sparse ? "CSR" : "dense"),
         fmt::arg("bias", spec.has_bias ? "bias" : "no bias"), fmt::arg("vl", VL),
         fmt::arg("e", is_double ? "" : "typedef T E __attribute__((vector_size(8)));\n"),
@@ -228,7 +184,7 @@ std::string reservoir_source(const ReservoirKernelSpec& spec, const std::string&
     // bits by construction, and a quarter less for the compiler (267 -> 203 M instructions at
     // N = 500). Fast math and relu are generated inline.
     const bool helper = !fastmath && (spec.activation == Activation::tanh || spec.activation == Activation::sigmoid);
-    if (!helper) src += activation_source(spec.activation, reservoir_precision(spec.precision), is_double, fastmath);
+    if (!helper) src += activation_source(spec.activation, kernels::parse_precision(spec.precision, "ReservoirKernelSpec.precision"), is_double, fastmath);
     const int tv = fma ? (is_double ? 4 : 8) : 1;
     // Rows per group: R rows share each load of x while W is cache-resident (≤ 8 MB); a larger
     // W streams from memory, where one row at a time measured faster.
@@ -302,8 +258,8 @@ INL T csr_row(i64 lo, i64 hi, const i32* __restrict col, const T* __restrict val
     }
     std::string act;
     if (helper)
-        act = fmt::format("        p->act({}, {}, len, z);\n", static_cast<int>(spec.activation),
-                          static_cast<int>(reservoir_precision(spec.precision)));
+        act = fmt::format("        p->activation({}, {}, len, z);\n", static_cast<int>(spec.activation),
+                          static_cast<int>(kernels::parse_precision(spec.precision, "ReservoirKernelSpec.precision")));
     else if (spec.activation != Activation::identity)
         act = "        for (i64 q = len; q < ((len + 7) & ~7LL); ++q) z[q] = 0;  // whole vectors; the padding is not used\n"
               "        for (i64 q = 0; q < len; q += 8) {\n"
@@ -320,7 +276,7 @@ INL T csr_row(i64 lo, i64 hi, const i32* __restrict col, const T* __restrict val
                            "        }} else {{\n"
                            "            for (i64 q = 0; q < len; ++q) out[q * p->x_new_stride] = {0};\n"
                            "        }}\n",
-                           fmt::format("fmas({}, old[q], {} * (T)z[q])", lit(keep), lit(a)));
+                           fmt::format("fmas({}, old[q], {} * (T)z[q])", literal(keep), literal(a)));
     // Parallel loops: blocks shared out as the AOT step does when the work pays (its threshold).
     const bool par = parallel && static_cast<double>(n) * static_cast<double>(n) >= 60000.0;
     src += fmt::format(R"(
@@ -336,7 +292,6 @@ extern "C" __attribute__((visibility("default"))) void {entry}(const void* pv) {
 {act}        T* out = p->x_new + r0 * p->x_new_stride;
 {leak}    }}
 }}
-extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(void) {{ return 1; }}
 )",
                        fmt::arg("entry", entry), fmt::arg("n", n), fmt::arg("R", R), fmt::arg("zt", helper ? "T" : "double"),
                        fmt::arg("pragma", par ? "#pragma omp parallel for schedule(static)\n" : ""), fmt::arg("group", group),
@@ -344,9 +299,10 @@ extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(
     return src;
 }
 
-template std::string reservoir_descriptor<float>(const ReservoirKernelSpec&, bool, bool);
-template std::string reservoir_descriptor<double>(const ReservoirKernelSpec&, bool, bool);
-template std::string reservoir_source<float>(const ReservoirKernelSpec&, const std::string&, bool, bool, bool);
-template std::string reservoir_source<double>(const ReservoirKernelSpec&, const std::string&, bool, bool, bool);
+}  // namespace
+
+std::string reservoir_source(const ReservoirKernelDescriptor& desc, const std::string& entry) {
+    return desc.dtype == DType::float32 ? source<float>(desc, entry) : source<double>(desc, entry);
+}
 
 }  // namespace neuroperf::jit

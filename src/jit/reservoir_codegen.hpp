@@ -4,14 +4,15 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 
 #include "kernels/elementwise.hpp"
-#include "neuroperf/jit_compiler.hpp"
+#include "neuroperf/kernel_specs.hpp"
 
 namespace neuroperf::jit {
 
-/// The compiled reservoir kernels' ABI (kernel ABI version 1; this struct's layout is also in the
-/// generated source, hence in the cache key): `extern "C" void entry(const void* args)`.
+/// The compiled reservoir kernels' arguments: `extern "C" void entry(const void* args)`. The
+/// generated source declares this struct from its field list (jit/abi_source.hpp).
 template <class T>
 struct ReservoirJitArgs {
     const T* x_old;           ///< N, contiguous, not overlapping x_new
@@ -31,17 +32,41 @@ struct ReservoirJitArgs {
     void (*activation)(int f, int precision, std::int64_t n, T* z);
 };
 
-kernels::Precision reservoir_precision(const std::string& mode);
-
 /// Whether the AOT step fuses multiply-adds on this CPU (its AVX-512 variant, compiled by GCC,
 /// which contracts a·b + c).
 bool reservoir_aot_uses_fma();
 
-template <class T>
-std::string reservoir_descriptor(const ReservoirKernelSpec& spec, bool fma, bool parallel);
+/// Everything a generated reservoir step depends on besides the toolchain and the CPU; hashed
+/// field by field into the registry's key (core::Hasher).
+struct ReservoirKernelDescriptor {
+    DType dtype = DType::float64;
+    ReservoirKernelSpec spec{};
+    bool fma = false;       ///< multiply-adds fused where the AOT step for this CPU fuses them
+    bool parallel = false;  ///< OpenMP over row blocks when the step is large enough
+    bool fastmath = false;  ///< compiled with -ffast-math
+};
 
-template <class T>
-std::string reservoir_source(const ReservoirKernelSpec& spec, const std::string& entry, bool fma, bool parallel,
-                             bool fastmath);
+/// The step's source; exports `extern "C" void entry(const void* args)` (ReservoirJitArgs<T>).
+std::string reservoir_source(const ReservoirKernelDescriptor& desc, const std::string& entry);
 
 }  // namespace neuroperf::jit
+
+namespace neuroperf {
+template <class T>
+struct Fields<jit::ReservoirJitArgs<T>> {
+    using A = jit::ReservoirJitArgs<T>;
+    static constexpr auto list = std::tuple{
+        field("x_old", &A::x_old), field("x_new", &A::x_new), field("x_new_stride", &A::x_new_stride),
+        field("w_in", &A::w_in), field("u", &A::u), field("bias", &A::bias), field("bias_stride", &A::bias_stride),
+        field("w", &A::w), field("ld", &A::ld), field("row_ptr", &A::row_ptr), field("col_idx", &A::col_idx),
+        field("values", &A::values), field("activation", &A::activation)};
+};
+template <>
+struct Fields<jit::ReservoirKernelDescriptor> {
+    using D = jit::ReservoirKernelDescriptor;
+    static constexpr auto list = std::tuple{field("dtype", &D::dtype), field("spec", &D::spec), field("fma", &D::fma),
+                                            field("parallel", &D::parallel), field("fastmath", &D::fastmath)};
+};
+}  // namespace neuroperf
+NEUROPERF_CHECK_FIELDS(neuroperf::jit::ReservoirJitArgs<float>);
+NEUROPERF_CHECK_FIELDS(neuroperf::jit::ReservoirKernelDescriptor);

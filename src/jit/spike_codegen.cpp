@@ -4,55 +4,17 @@
 
 #include <fmt/format.h>
 
+#include "jit/abi_source.hpp"
+#include "jit/math_source.hpp"
 #include "kernels/lif.hpp"
 
 namespace neuroperf::jit {
 namespace {
 
-// The exact value as a literal of type T (hexadecimal floating point: no rounding on the way).
 template <class T>
-std::string lit(T x) {
-    return fmt::format("{:a}{}", static_cast<double>(x), std::is_same_v<T, float> ? "f" : "");
-}
-
-// kernels::lif_exp (src/kernels/lif.cpp), operation for operation. Under -ffast-math the
-// compiler may fold (t + magic) − magic, so that variant rounds with rint instead (same k).
-std::string exp_source(bool fastmath) {
-    namespace c = kernels::lif_exp_constants;
-    std::string poly = fmt::format("    double p = {:a};\n", c::coef[12]);
-    for (int d = 11; d >= 0; --d) poly += fmt::format("    p = p * r + {:a};\n", c::coef[d]);
-    std::string reduce =
-        fastmath ? fmt::format("    const double kf = __builtin_rint(x * {0:a});\n"
-                               "    const i64 k = (i64)kf;\n",
-                               c::log2e)
-                 : fmt::format("    const double t = x * {0:a} + {1:a};\n"
-                               "    const double kf = t - {1:a};\n"
-                               "    const i64 k = __builtin_bit_cast(i64, t) - __builtin_bit_cast(i64, {1:a});\n",
-                               c::log2e, c::magic);
-    return fmt::format(R"(// e^x as kernels::lif_exp: clamp, x = k*ln2 + r, degree-12 polynomial, 2^k by bits.
-static inline __attribute__((always_inline)) double lif_exp(double x) {{
-    x = x < -708.0 ? -708.0 : x;
-    x = x > 708.0 ? 708.0 : x;
-{0}    const double r = (x - kf * {1:a}) - kf * {2:a};
-{3}    return p * __builtin_bit_cast(double, (unsigned long long)(k + 1023) << 52);
-}}
-)",
-                       reduce, c::ln2_hi, c::ln2_lo, poly);
-}
-
-}  // namespace
-
-template <class T>
-std::string spike_descriptor(const LifSpec& s, bool parallel) {
-    return fmt::format("spike_processing/1/{}/{}/{}/{}/{}/{:a}/{:a}/{:a}/{:a}/{:a}/{:a}/{:a}/{:a}/{:a}/{:a}/{:a}/{}/{}/{}",
-                       std::is_same_v<T, float> ? "f32" : "f64", synapse_model_name(s.synapse), s.num_neurons,
-                       s.targets(), s.excitatory(), s.dt, s.tau_m, s.tau_e, s.tau_i, s.v_rest, s.v_reset,
-                       s.v_thresh, s.i_ext, s.e_exc, s.e_inh, s.refractory, s.max_delay, s.uniform_delay,
-                       parallel ? "par" : "seq");
-}
-
-template <class T>
-std::string spike_source(const LifSpec& spec, const std::string& entry, bool parallel, bool fastmath) {
+std::string source(const SpikeKernelDescriptor& desc, const std::string& entry) {
+    const LifSpec& spec = desc.spec;
+    const bool parallel = desc.parallel, fastmath = desc.fastmath;
     const auto c = kernels::lif_constants<T>(spec);
     const char* t = std::is_same_v<T, float> ? "float" : "double";
     std::string vn;
@@ -60,10 +22,10 @@ std::string spike_source(const LifSpec& spec, const std::string& entry, bool par
         vn = fmt::format("        const {0} gt = {1} + gei + gii;\n"
                          "        const {0} vinf = ({2} + gei * {3} + gii * {4}) / gt;\n"
                          "        {0} vn = vinf + (vi - vinf) * ({0})lif_exp((double)({5} * gt));\n",
-                         t, lit<T>(1), lit(c.v_inf), lit(c.e_exc), lit(c.e_inh), lit(c.a));
+                         t, literal<T>(1), literal(c.v_inf), literal(c.e_exc), literal(c.e_inh), literal(c.a));
     else
-        vn = fmt::format("        {0} vn = {1} + (vi - {1}) * {2} + gei * {3} + gii * {4};\n", t, lit(c.v_inf),
-                         lit(c.p_vv), lit(c.p_ve), lit(c.p_vi));
+        vn = fmt::format("        {0} vn = {1} + (vi - {1}) * {2} + gei * {3} + gii * {4};\n", t, literal(c.v_inf),
+                         literal(c.p_vv), literal(c.p_ve), literal(c.p_vi));
     std::string propagate_inner =
         c.uniform_delay > 0
             ? fmt::format("        T* __restrict dst = buf + ((t + {}LL) % {}LL) * {}LL;\n"
@@ -78,19 +40,14 @@ std::string spike_source(const LifSpec& spec, const std::string& entry, bool par
 typedef long long i64;
 typedef int i32;
 typedef {t} T;
-// ABI version 1: neuroperf::SpikeStepArgs<T>.
-struct Args {{
-    T* v; T* ge; T* gi; i32* refractory; T* in_e; T* in_i; i32* spikes; i64 num_spikes;
-    const i64* row_ptr; const i32* col_idx; const T* weights; const i32* delays; T* out_e; T* out_i;
-    i64 begin; i64 end; i64 step;
-}};
-
+// neuroperf::SpikeStepArgs<T>, declared from its field list:
+{args}
 {exp_fn}
 static void update(Args* a) {{
     const i64 b = a->begin, e = a->end;
     T* __restrict v = a->v;
-    T* __restrict ge = a->ge;
-    T* __restrict gi = a->gi;
+    T* __restrict ge = a->g_e;
+    T* __restrict gi = a->g_i;
     i32* __restrict rf = a->refractory;
     const i64 slot = (a->step % {d}LL) * {n}LL;
     T* __restrict ie = a->in_e + slot;
@@ -153,19 +110,23 @@ extern "C" __attribute__((visibility("default"))) void {entry}(void* args, int p
     if (phases & 1) update(a);
     if (phases & 2) propagate(a);
 }}
-extern "C" __attribute__((visibility("default"))) int neuroperf_jit_abi_version(void) {{ return 1; }}
 )",
-        fmt::arg("exp_fn", c.conductance ? exp_source(fastmath) : std::string()),
+        fmt::arg("args", struct_source<SpikeStepArgs<T>, T>("Args")),
+        fmt::arg("exp_fn", c.conductance ? exp_source({.name = "lif_exp", .vector = false, .degree = kernels::kLifExpDegree,
+                                                       .two_factor = false, .clamp = kernels::kLifExpClamp,
+                                                       .fastmath = fastmath})
+                                         : std::string()),
         fmt::arg("model", synapse_model_name(spec.synapse)), fmt::arg("t", t), fmt::arg("n", c.n), fmt::arg("d", c.d),
         fmt::arg("simd", parallel ? "parallel for simd if(e - b >= 8192) schedule(static)" : "simd"),
-        fmt::arg("zero", lit<T>(0)), fmt::arg("vn", vn), fmt::arg("vt", lit(c.v_thresh)), fmt::arg("vr", lit(c.v_reset)),
-        fmt::arg("ref", c.ref_steps), fmt::arg("pee", lit(c.p_ee)), fmt::arg("pii", lit(c.p_ii)),
+        fmt::arg("zero", literal<T>(0)), fmt::arg("vn", vn), fmt::arg("vt", literal(c.v_thresh)), fmt::arg("vr", literal(c.v_reset)),
+        fmt::arg("ref", c.ref_steps), fmt::arg("pee", literal(c.p_ee)), fmt::arg("pii", literal(c.p_ii)),
         fmt::arg("exc", c.exc), fmt::arg("propagate_inner", propagate_inner), fmt::arg("entry", entry));
 }
 
-template std::string spike_descriptor<float>(const LifSpec&, bool);
-template std::string spike_descriptor<double>(const LifSpec&, bool);
-template std::string spike_source<float>(const LifSpec&, const std::string&, bool, bool);
-template std::string spike_source<double>(const LifSpec&, const std::string&, bool, bool);
+}  // namespace
+
+std::string spike_source(const SpikeKernelDescriptor& desc, const std::string& entry) {
+    return desc.dtype == DType::float32 ? source<float>(desc, entry) : source<double>(desc, entry);
+}
 
 }  // namespace neuroperf::jit

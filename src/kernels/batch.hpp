@@ -8,10 +8,6 @@
 
 #include "neuroperf/array.hpp"
 
-namespace neuroperf {
-class MKLOptimizer;
-}
-
 namespace neuroperf::kernels {
 
 enum class BatchPath : std::uint8_t { automatic, gemm, event };
@@ -62,16 +58,3 @@ template <class T>
 void event_batch_product(const SpikeEvents<T>& ev, ArrayView<const T> w, ArrayView<T> out, int threads);
 
 }  // namespace neuroperf::kernels
-
-namespace neuroperf::detail {
-
-/// MKLOptimizer::optimize_batch_processing with the path forced (tests, micro-benchmarks);
-/// BatchPath::automatic is the public behaviour.
-template <class T>
-Array<T> batch_processing(const MKLOptimizer& opt, ArrayView<const T> spike_batches, ArrayView<const T> weight_matrix,
-                          kernels::BatchPath path);
-template <class T>
-Array<T> batch_processing(const MKLOptimizer& opt, const std::vector<std::vector<std::int32_t>>& spike_indices,
-                          ArrayView<const T> weight_matrix, kernels::BatchPath path);
-
-}  // namespace neuroperf::detail

@@ -1,14 +1,18 @@
 // Spike-train convolution kernels (numpy.convolve semantics), written once for float/double:
-// direct, event-driven scatter, FFT (FFTW3) and the exact recursive filter of the exponential
-// and alpha families. The choice between them is a pure function (choose_conv_algorithm).
+// direct and event-driven scatter (conv_direct.cpp), FFT through FFTW3 (conv_fft.cpp) and the exact
+// recursive filter of the exponential and alpha families (conv_iir.cpp). The choice between them
+// is a pure function of the problem (choose_conv_algorithm, conv_plan.cpp).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "neuroperf/convolution.hpp"
+#include "neuroperf/fields.hpp"
 
 namespace neuroperf::kernels {
 
@@ -17,6 +21,8 @@ enum class ConvAlgorithm : std::uint8_t { direct, event, fft, iir };
 inline constexpr int kConvAlgorithms = 4;
 
 const char* conv_algorithm_name(ConvAlgorithm a);
+/// "full" | "same" | "valid" -> ConvMode; ValueError naming `mode` otherwise.
+ConvMode parse_conv_mode(std::string_view mode);
 
 /// Output j of a channel is full[offset + j], full = the n + k − 1 samples of the linear
 /// convolution; offset and length follow numpy.convolve (which swaps so that the shorter
@@ -26,6 +32,20 @@ struct ConvGeometry {
     std::int64_t n = 0, k = 0, offset = 0, out_len = 0;
 };
 ConvGeometry conv_geometry(ConvMode mode, std::int64_t n, std::int64_t k);
+
+}  // namespace neuroperf::kernels
+
+namespace neuroperf {
+template <>
+struct Fields<kernels::ConvGeometry> {
+    using G = kernels::ConvGeometry;
+    static constexpr auto list =
+        std::tuple{field("n", &G::n), field("k", &G::k), field("offset", &G::offset), field("out_len", &G::out_len)};
+};
+}  // namespace neuroperf
+NEUROPERF_CHECK_FIELDS(neuroperf::kernels::ConvGeometry);
+
+namespace neuroperf::kernels {
 
 /// What the cost model sees: a pure description of the problem.
 struct ConvProblem {
@@ -41,6 +61,8 @@ struct ConvProblem {
 /// Estimated nanoseconds per channel of each algorithm, from per-operation costs measured on
 /// Zen 4 (see docs/guide/convolution.md). Unavailable algorithms cost +infinity.
 std::array<double, kConvAlgorithms> conv_costs(const ConvProblem& p);
+/// Smallest 2^a·3^b·5^c·7^d ≥ n: an FFT size FFTW handles with its fastest codelets.
+std::int64_t fft_size(std::int64_t n);
 /// The cheapest available algorithm under conv_costs.
 ConvAlgorithm choose_conv_algorithm(const ConvProblem& p);
 

@@ -4,6 +4,10 @@
 
 #include <type_traits>
 
+#include <fmt/format.h>
+
+#include "neuroperf/error.hpp"
+
 #include "kernels/isa.hpp"
 #include "kernels/vmath.hpp"
 
@@ -62,6 +66,13 @@ void dispatch(Precision p, std::int64_t n, const T* x, T* y) {
 }
 
 }  // namespace
+
+Precision parse_precision(std::string_view mode, const char* field) {
+    if (mode == "high") return Precision::high;
+    if (mode == "low") return Precision::low;
+    if (mode == "ep") return Precision::ep;
+    throw ValueError(fmt::format("{}: expected one of \"high\", \"low\", \"ep\", got \"{}\"", field, mode));
+}
 
 template <class T>
 void vexp(Precision p, std::int64_t n, const T* x, T* y) {

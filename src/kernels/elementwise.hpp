@@ -2,10 +2,15 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 namespace neuroperf::kernels {
 
 enum class Precision : std::uint8_t { high, low, ep };
+
+/// "high" | "low" | "ep" (MKLConfig::precision_mode, ReservoirKernelSpec::precision) ->
+/// Precision; ValueError naming `field` for another string.
+Precision parse_precision(std::string_view mode, const char* field = "precision_mode");
 
 /// y[i] = exp(x[i]) / tanh(x[i]) for i < n (y may equal x, otherwise no overlap). Vectorised
 /// (baseline and AVX-512 clones, kernels/isa.hpp), no libm calls; the math is kernels/vmath.hpp.

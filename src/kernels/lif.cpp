@@ -1,5 +1,7 @@
 #include "kernels/lif.hpp"
 
+#include "kernels/vmath.hpp"
+
 #include <bit>
 #include <cmath>
 
@@ -14,16 +16,9 @@ double propagator(double dt, double tau_m, double tau_s) {
 }
 
 [[gnu::always_inline]] inline double lif_exp(double x) {
-    namespace c = lif_exp_constants;
-    x = x < -708.0 ? -708.0 : x;
-    x = x > 708.0 ? 708.0 : x;
-    double t = x * c::log2e + c::magic;
-    double kf = t - c::magic;
-    double r = (x - kf * c::ln2_hi) - kf * c::ln2_lo;
-    double p = c::coef[12];
-    for (int d = 11; d >= 0; --d) p = p * r + c::coef[d];
-    std::int64_t k = std::bit_cast<std::int64_t>(t) - std::bit_cast<std::int64_t>(c::magic);
-    return p * std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
+    x = x < -kLifExpClamp ? -kLifExpClamp : x;
+    x = x > kLifExpClamp ? kLifExpClamp : x;
+    return vmath::exp_core<kLifExpDegree, false>(x);
 }
 
 template <class T, bool Conductance>

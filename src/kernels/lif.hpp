@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "neuroperf/jit_compiler.hpp"
+#include "neuroperf/kernel_specs.hpp"
 
 namespace neuroperf::kernels {
 
@@ -31,16 +31,12 @@ LifConstants<T> lif_constants(const LifSpec& spec);
 
 inline constexpr int kLifUpdate = 1, kLifPropagate = 2;
 
-/// e^x in double for the conductance model's step factor, vectorisable (no libm call) and
-/// written the same way in the generated code: x clamped to [−708, 708], x = k·ln2 + r with
-/// |r| ≤ ln2/2, e^r by its degree-12 Taylor polynomial (≈ 2e-16 relative), 2^k from the
-/// round-to-nearest "magic number" addition. NaN propagates.
-namespace lif_exp_constants {
-inline constexpr double log2e = 1.4426950408889634, ln2_hi = 6.93147180369123816490e-01,
-                        ln2_lo = 1.90821492927058770002e-10, magic = 6755399441055744.0;  // 1.5·2^52
-inline constexpr double coef[13] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
-                                    1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600};
-}  // namespace lif_exp_constants
+/// e^x in double for the conductance model's step factor: x clamped to [−708, 708] (no special
+/// cases, results in the normal range), then vmath::exp_core<kLifExpDegree> (kernels/vmath.hpp:
+/// x = k·ln2 + r, Taylor polynomial, 2^k from the magic-number rounding), vectorisable and
+/// without libm. The generated kernels print the same operations (jit/math_source.cpp).
+inline constexpr double kLifExpClamp = 708.0;
+inline constexpr int kLifExpDegree = 12;
 
 /// One step on args per `phases` (kLifUpdate | kLifPropagate). Range and step already checked.
 template <class T>

@@ -45,28 +45,23 @@ inline constexpr double kExpLo = -745.133219101941108420;   // log(2^-1075): bel
 template <Grade G>
 inline constexpr int kExpDegree = G == Grade::high ? 13 : G == Grade::low ? 12 : G == Grade::f32ep ? 5 : 8;
 
+// The constants of exp_core, also printed into the JIT's generated kernels (src/jit/
+// math_source.cpp), which evaluate the same operations in the same order.
+inline constexpr double kLog2e = 1.4426950408889634074, kLn2Hi = 6.93147180369123816490e-01,
+                        kLn2Lo = 1.90821492927058770002e-10, kMagic = 6755399441055744.0;  // 1.5·2^52
+/// Taylor coefficients 1/d! of e^r, d = 0..13.
+inline constexpr double kExpCoef[14] = {1.0,           1.0,            1.0 / 2,         1.0 / 6,        1.0 / 24,
+                                        1.0 / 120,     1.0 / 720,      1.0 / 5040,      1.0 / 40320,    1.0 / 362880,
+                                        1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800.0};
+
 // e^x for x in [kExpLo, kExpHi] (no special cases): x = k·ln2 + r, |r| ≤ ln2/2 (ln2 split in a
 // 32-bit head, so k·ln2_hi is exact, and a tail), e^r by its Taylor polynomial of degree D
 // (truncation at |r| = 0.347: 4e-18 for D = 13, 1.7e-16 for 12, 2e-10 for 8), then 2^k applied
 // as two factors 2^k1·2^k2 so results down in the subnormal range are rounded only once.
 template <int D, bool Fma>
 NP_VINLINE double exp_core(double x) {
-    constexpr double log2e = 1.4426950408889634074, ln2_hi = 6.93147180369123816490e-01,
-                     ln2_lo = 1.90821492927058770002e-10, magic = 6755399441055744.0;  // 1.5·2^52
-    constexpr double c[] = {1.0,
-                            1.0,
-                            1.0 / 2,
-                            1.0 / 6,
-                            1.0 / 24,
-                            1.0 / 120,
-                            1.0 / 720,
-                            1.0 / 5040,
-                            1.0 / 40320,
-                            1.0 / 362880,
-                            1.0 / 3628800,
-                            1.0 / 39916800,
-                            1.0 / 479001600,
-                            1.0 / 6227020800.0};
+    constexpr double log2e = kLog2e, ln2_hi = kLn2Hi, ln2_lo = kLn2Lo, magic = kMagic;
+    constexpr const double* c = kExpCoef;
     double t = mad<Fma>(x, log2e, magic);
     double kf = t - magic;
     double r = mad<Fma>(-kf, ln2_lo, mad<Fma>(-kf, ln2_hi, x));

@@ -1,5 +1,5 @@
 // Runs indexed tasks on OpenMP threads under a schedule (LPT + stealing, or static blocks) and
-// measures them. Private to the library; ParallelProcessor (src/facade/parallel_processor.cpp)
+// measures them. Private to the library; ParallelProcessor (src/api/parallel_processor.cpp)
 // is the public face.
 #pragma once
 
@@ -9,7 +9,7 @@
 #include <functional>
 #include <vector>
 
-#include "neuroperf/parallel_processor.hpp"
+#include "neuroperf/parallel_report.hpp"
 #include "neuroperf/schedule.hpp"
 
 namespace neuroperf::parallel {

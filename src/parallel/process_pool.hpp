@@ -1,20 +1,20 @@
-// The "process" strategy: named task kinds run in neuroperf-worker processes started with
-// posix_spawn, data in POSIX shared memory (docs/dev/parallel.md). Private.
+// The "process" strategy's machinery: a pool of neuroperf-worker processes started with
+// posix_spawn, fed fixed-size task messages through socket pairs, the data in one POSIX
+// shared-memory segment per call (docs/dev/parallel.md). What a task kind puts in the segment
+// and how a worker runs it are the api layer's (src/api/process_tasks.cpp, worker_loop.cpp).
 #pragma once
 
-#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <span>
+#include <string>
 #include <vector>
 
-#include "neuroperf/parallel_processor.hpp"
+#include "neuroperf/parallel_report.hpp"
+#include "parallel/executor.hpp"
+#include "parallel/worker_protocol.hpp"
 
 namespace neuroperf::parallel {
-
-/// The C signature of a ProcessPlugin symbol.
-using PluginFn = int (*)(const float* in, std::int64_t n, float* out, std::int64_t out_capacity, std::int64_t* out_n);
 
 /// True when this library can run the process strategy (worker executable found).
 bool process_strategy_built();
@@ -30,24 +30,19 @@ struct PoolSlot {
     std::shared_ptr<ProcessPool> pool;
 };
 
-template <class T>
-struct ProcessOutputs {
-    std::vector<Array<T>> outputs;
-    ParallelReport report;
+/// One call on the pool: how to schedule its tasks and what to call them in errors.
+struct PoolCall {
+    std::string operation;            ///< ParallelReport::operation
+    ExecOptions options;              ///< workers (the pool's size), schedule, stealing
+    double timeout = 600;             ///< seconds a task may run before its worker is killed
+    std::vector<double> costs;        ///< per task, for the schedule
+    std::vector<std::string> names;   ///< per task, for error messages
 };
 
-ProcessOutputs<float> run_plugin_in_processes(const ParallelProcessor& pp, PoolSlot& slot, const std::vector<ArrayView<const float>>& batches,
-                                              const ProcessPlugin& plugin, index_t max_output);
-
-template <class T>
-ProcessOutputs<T> run_reservoirs_in_processes(const ParallelProcessor& pp, PoolSlot& slot, const std::vector<ArrayView<const T>>& states,
-                                              const std::vector<ArrayView<const T>>& w_in,
-                                              std::span<const CsrMatrix<T>> w, const std::vector<ArrayView<const T>>& inputs,
-                                              const ReservoirOptions<T>& options, const std::vector<double>& costs);
-
-ProcessOutputs<float> run_reasoning_in_processes(const ParallelProcessor& pp, PoolSlot& slot,
-                                                 const std::vector<std::shared_ptr<const ReasoningCore>>& cores,
-                                                 const std::vector<ArrayView<const float>>& inputs, bool balance,
-                                                 const std::vector<double>& costs);
+/// Runs msgs[i] (one per task; their segment fields are filled in here) on `slot`'s pool, started
+/// or reused with call.options.workers workers, the data in `seg`. Throws TaskError (a task failed
+/// in its worker: the rest are cancelled) or WorkerError (a worker died or timed out: the pool is
+/// discarded, its workers killed and reaped).
+ParallelReport run_on_pool(PoolSlot& slot, const SharedSegment& seg, std::vector<TaskMsg>& msgs, const PoolCall& call);
 
 }  // namespace neuroperf::parallel

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,9 +12,16 @@
 
 #include <fmt/format.h>
 
-#include "neuroperf/parallel_processor.hpp"
+#include "neuroperf/error.hpp"
+#include "neuroperf/parallel_report.hpp"
 
 namespace neuroperf::parallel {
+
+void copy_name(char* dst, std::size_t cap, const std::string& s, const char* what) {
+    if (s.size() >= cap) throw ValueError(fmt::format("{}: expected at most {} characters, got {}", what, cap - 1, s.size()));
+    std::memcpy(dst, s.data(), s.size());
+    dst[s.size()] = '\0';
+}
 
 SharedSegment& SharedSegment::operator=(SharedSegment&& o) noexcept {
     if (this != &o) {

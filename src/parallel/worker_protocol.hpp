@@ -3,7 +3,9 @@
 //    all tasks), one descriptor per task, and the outputs, which workers write in place;
 //  - fixed-size messages through pipes: parent -> worker TaskMsg on the worker's stdin,
 //    worker -> parent ResultMsg on its stdout (a ReadyMsg first, once started).
-// Both sides are built from this header in one build, so no versioning beyond the magic.
+// Both sides are built from this header in one build, so no versioning beyond the magic. The
+// descriptors of the task kinds are filled in by src/api/process_tasks.cpp and read by
+// src/api/worker_loop.cpp.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +15,9 @@
 namespace neuroperf::parallel {
 
 inline constexpr std::uint32_t kWorkerMagic = 0x4e505731;  // "NPW1"
+
+/// The C signature of a ProcessPlugin symbol (parallel_processor.hpp).
+using PluginFn = int (*)(const float* in, std::int64_t n, float* out, std::int64_t out_capacity, std::int64_t* out_n);
 
 enum class TaskKind : std::uint32_t { reservoir_f32 = 1, reservoir_f64 = 2, reasoning = 3, plugin = 4, quit = 5 };
 
@@ -114,6 +119,10 @@ public:
 private:
     std::size_t size_ = 0;
 };
+
+/// Copies `s` into the fixed-size field `dst` (cap bytes with its terminating NUL); ValueError
+/// naming `what` when it does not fit.
+void copy_name(char* dst, std::size_t cap, const std::string& s, const char* what);
 
 /// Whole-message I/O on a pipe: false on EOF or error (the other side died), retries EINTR.
 bool write_all(int fd, const void* data, std::size_t bytes);

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/batch.hpp"
+#include "api/batch.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 #include "test_support.hpp"
@@ -114,7 +114,7 @@ TYPED_TEST(BatchTyped, DenseMatchesNaiveOnEveryPath) {
                         for (auto path : {BatchPath::automatic, BatchPath::gemm, BatchPath::event}) {
                             auto what = ::testing::PrintToString(std::vector<double>{double(B), double(N), double(M), p}) +
                                         (real ? " real " : " 0/1 ") + kernels::batch_path_name(path);
-                            auto out = detail::batch_processing<T>(opt, s.view(), w.view(), path);
+                            auto out = api::batch_processing<T>(opt, s.view(), w.view(), path);
                             expect_matches<T>(out, s.view(), w.view(), what);
                         }
                     }
@@ -127,7 +127,7 @@ TYPED_TEST(BatchTyped, SeveralColumnTilesMatchNaive) {
     auto w = random_weights<T>(N, M, 21);
     for (bool real : {false, true}) {
         auto s = random_spikes<T>(B, N, 0.2, real, 22);  // touches all of W: panel-limited tiles
-        auto out = detail::batch_processing<T>(optimizer(2), s.view(), w.view(), BatchPath::event);
+        auto out = api::batch_processing<T>(optimizer(2), s.view(), w.view(), BatchPath::event);
         expect_matches<T>(out, s.view(), w.view(), real ? "tiles real" : "tiles 0/1");
     }
 }
@@ -146,8 +146,8 @@ TYPED_TEST(BatchTyped, StridedViewsOfBatchesAndWeights) {
     auto st = st_store.view().transposed();
     for (auto path : {BatchPath::automatic, BatchPath::gemm, BatchPath::event}) {
         ArrayView<const T> cw = w, cs = s, cwt = wt, cst = st;
-        expect_matches<T>(detail::batch_processing<T>(opt, cs, cw, path), cs, cw, "strided");
-        expect_matches<T>(detail::batch_processing<T>(opt, cst, cwt, path), cst, cwt, "transposed");
+        expect_matches<T>(api::batch_processing<T>(opt, cs, cw, path), cs, cw, "strided");
+        expect_matches<T>(api::batch_processing<T>(opt, cst, cwt, path), cst, cwt, "transposed");
     }
 }
 
@@ -164,7 +164,7 @@ TYPED_TEST(BatchTyped, IndexListsWithEmptyListsAndDuplicates) {
         }
     }
     for (auto path : {BatchPath::automatic, BatchPath::gemm, BatchPath::event}) {
-        auto out = detail::batch_processing<T>(opt, lists, w.view(), path);
+        auto out = api::batch_processing<T>(opt, lists, w.view(), path);
         expect_matches<T>(out, dense.view(), w.view(), std::string("lists ") + kernels::batch_path_name(path));
     }
     auto pub = opt.optimize_batch_processing<T>(lists, w.view());
@@ -182,15 +182,15 @@ TYPED_TEST(BatchTyped, EventPathIsBitIdenticalAcrossThreadsAndGrouping) {
     auto w = random_weights<T>(N, M, 11);
     for (bool real : {false, true}) {
         auto s = random_spikes<T>(B, N, 0.3, real, 12);
-        auto one = detail::batch_processing<T>(optimizer(1), s.view(), w.view(), BatchPath::event);
-        auto two = detail::batch_processing<T>(optimizer(2), s.view(), w.view(), BatchPath::event);
-        auto three = detail::batch_processing<T>(optimizer(3), s.view(), w.view(), BatchPath::event);
+        auto one = api::batch_processing<T>(optimizer(1), s.view(), w.view(), BatchPath::event);
+        auto two = api::batch_processing<T>(optimizer(2), s.view(), w.view(), BatchPath::event);
+        auto three = api::batch_processing<T>(optimizer(3), s.view(), w.view(), BatchPath::event);
         EXPECT_TRUE(bit_equal(one, two)) << (real ? "real" : "0/1");
         EXPECT_TRUE(bit_equal(one, three)) << (real ? "real" : "0/1");
         // A batch row alone (group of one, four-row folding) gives the same bits as in a group.
         for (index_t b : {0, 37, 69}) {
             auto row = s.view().slice(0, b, b + 1);
-            auto single = detail::batch_processing<T>(optimizer(2), row, w.view(), BatchPath::event);
+            auto single = api::batch_processing<T>(optimizer(2), row, w.view(), BatchPath::event);
             for (index_t j = 0; j < M; ++j)
                 ASSERT_EQ(std::memcmp(&single(0, j), &two(b, j), sizeof(T)), 0) << "row " << b << " col " << j;
         }
@@ -265,7 +265,7 @@ TEST(BatchNonFinite, PropagatesThroughUsedRowsAndSpikes) {
     s(1, 2) = 1;  // uses the Inf row
     s(2, 0) = nan;  // NaN spike value
     for (auto path : {BatchPath::gemm, BatchPath::event}) {
-        auto out = detail::batch_processing<float>(opt, s.view(), w.view(), path);
+        auto out = api::batch_processing<float>(opt, s.view(), w.view(), path);
         EXPECT_TRUE(std::isnan(out(0, 2))) << kernels::batch_path_name(path);
         EXPECT_TRUE(std::isnan(out(1, 0)) || out(1, 0) == inf);  // Inf, or 0·Inf = NaN on the dense path
         for (index_t j = 0; j < 4; ++j) EXPECT_TRUE(std::isnan(out(2, j)));
@@ -274,12 +274,12 @@ TEST(BatchNonFinite, PropagatesThroughUsedRowsAndSpikes) {
     // not the event-driven one, which treats inactive inputs as structural zeros (as scipy.sparse).
     Array<float> s2({1, 3});
     s2(0, 0) = 1;
-    auto dense = detail::batch_processing<float>(opt, s2.view(), w.view(), BatchPath::gemm);
-    auto event = detail::batch_processing<float>(opt, s2.view(), w.view(), BatchPath::event);
+    auto dense = api::batch_processing<float>(opt, s2.view(), w.view(), BatchPath::gemm);
+    auto event = api::batch_processing<float>(opt, s2.view(), w.view(), BatchPath::event);
     EXPECT_TRUE(std::isnan(dense(0, 2)));
     EXPECT_EQ(event(0, 2), 1.f);
     EXPECT_EQ(event(0, 0), 1.f);
-    auto e1 = detail::batch_processing<float>(opt, s.view(), w.view(), BatchPath::event);
+    auto e1 = api::batch_processing<float>(opt, s.view(), w.view(), BatchPath::event);
     EXPECT_EQ(e1(1, 0), inf);
     EXPECT_EQ(e1(0, 0), 1.f);
 }

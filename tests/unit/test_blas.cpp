@@ -404,11 +404,14 @@ TEST(BlasThreads, OmpNumThreadsEnv) {
     EXPECT_EQ(ctx.num_threads(), 2);
     EXPECT_EQ(ctx.gemm_on<float>("builtin").threads(), 2);
     EXPECT_EQ(ctx.gemm_on<float>("builtin", 1).threads(), 1);
-    EXPECT_THROW(ctx.set_num_threads(-2), ValueError);
+    // Immutable: other thread counts are other contexts.
+    o.num_threads = -2;
+    EXPECT_THROW(make_context(o), ValueError);
     EXPECT_EQ(ctx.num_threads(), 2);
-    ctx.set_num_threads(1);
-    EXPECT_EQ(ctx.num_threads(), 1);
-    EXPECT_EQ(ctx.gemm<double>(8, 8, 8).threads(), 1);
-    ctx.set_num_threads(0);
-    EXPECT_EQ(ctx.num_threads(), available_cpus());
+    o.num_threads = 1;
+    EXPECT_EQ(make_context(o).num_threads(), 1);
+    EXPECT_EQ(make_context(o).gemm<double>(8, 8, 8).threads(), 1);
+    o.num_threads = 0;
+    EXPECT_EQ(make_context(o).num_threads(), available_cpus());
+    EXPECT_EQ(ctx.num_threads(), 2);
 }

@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "jit/conv_codegen.hpp"
-#include "jit/process.hpp"
 #include "jit/registry.hpp"
 #include "kernels/lif.hpp"
 #include "neuroperf/files.hpp"
@@ -466,7 +465,7 @@ TEST(JitCache, KeysChangeWithEveryInput) {
     EXPECT_NE(ka, jit::cache_key("body2", a, flags, "cpu-avx512"));
     EXPECT_EQ(ka, jit::cache_key("body", a, flags, "cpu-avx512"));
     // A different compiler in the environment gives a different key.
-    if (!jit::find_program("g++").empty() && !jit::find_program("clang++").empty()) {
+    if (!find_program("g++").empty() && !find_program("clang++").empty()) {
         EnvGuard cxx("NEUROPERF_CXX");
         cxx.set("g++");
         LoggedContext other(dir.path());
@@ -662,12 +661,12 @@ TEST(JitCache, ManyProcessesLoadOneKey) {
     child.set(dir.path().string());
     // Start all 8 before waiting on any: they race for the first compile.
     std::vector<std::thread> threads;
-    std::vector<jit::SpawnResult> results(8);
+    std::vector<ProcessResult> results(8);
     for (int p = 0; p < 8; ++p)
         threads.emplace_back([&, p] {
-            results[static_cast<std::size_t>(p)] = jit::run_process(
+            results[static_cast<std::size_t>(p)] = run_process(
                 {fs::read_symlink("/proc/self/exe").string(), "--gtest_filter=JitChild.FortyLoads"},
-                dir.path() / fmt::format("child{}.log", p));
+                {.stdout_file = dir.path() / fmt::format("child{}.log", p), .stderr_to_stdout = true});
         });
     for (auto& t : threads) t.join();
     for (int p = 0; p < 8; ++p) {

@@ -19,7 +19,6 @@
 #include <nlohmann/json.hpp>
 
 #include "test_support.hpp"
-#include "jit/process.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/cpu.hpp"
 #include "neuroperf/error.hpp"
@@ -578,9 +577,9 @@ TEST(OptimizerAffinity, RuntimeBindingKept) {
     threads.unset();
     child.set(std::to_string(ncpu));
     test_support::TempDir dir;
-    auto r = jit::run_process({std::filesystem::read_symlink("/proc/self/exe").string(),
-                               "--gtest_filter=OptimizerAffinityChild.RuntimeBinding"},
-                              dir.path() / "child.log");
+    auto r = run_process({std::filesystem::read_symlink("/proc/self/exe").string(),
+                          "--gtest_filter=OptimizerAffinityChild.RuntimeBinding"},
+                         {.stdout_file = dir.path() / "child.log", .stderr_to_stdout = true});
     ASSERT_TRUE(r.started) << r.error;
     EXPECT_EQ(r.exit_code, 0) << read_file((dir.path() / "child.log").string()).value_or("");
 }

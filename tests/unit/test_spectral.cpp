@@ -8,7 +8,7 @@
 #include <Eigen/Dense>
 #include <gtest/gtest.h>
 
-#include "facade/context_impl.hpp"
+#include "runtime/context_impl.hpp"
 #include "kernels/spectral.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
@@ -31,7 +31,7 @@ const Context& ctx() {
 
 MKLOptimizer opt() { return MKLOptimizer(MKLConfig{}, ctx()); }
 
-const blas::Backend* lapack() { return kernels::pick_lapack(ctx().impl().registry()); }
+const blas::Backend* lapack() { return kernels::pick_lapack(runtime::impl_of(ctx()).registry()); }
 
 template <class T>
 Array<T> from_rows(index_t n, const std::vector<double>& v) {

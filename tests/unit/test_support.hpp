@@ -15,7 +15,7 @@
 
 #include <vector>
 
-#include "jit/process.hpp"
+#include "neuroperf/subprocess.hpp"
 #include "kernels/isa.hpp"
 #include "neuroperf/context.hpp"
 
@@ -48,7 +48,7 @@ template <class F>
 int for_each_jit_compiler(F&& f) {
     int ran = 0;
     for (const char* cxx : {"g++", "clang++"}) {
-        if (jit::find_program(cxx).empty()) continue;
+        if (find_program(cxx).empty()) continue;
         ++ran;
         SCOPED_TRACE(cxx);
         EnvGuard env("NEUROPERF_CXX");
