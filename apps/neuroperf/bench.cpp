@@ -1,8 +1,5 @@
 // `neuroperf bench`: runs a suite through Google Benchmark, merges the peers' rows, prints a
 // table, writes <suite>.json (Google Benchmark format) and draws <suite>.png/.svg.
-#include <spawn.h>
-#include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,9 +17,9 @@
 #include "cli.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/files.hpp"
+#include "neuroperf/progress.hpp"
+#include "neuroperf/subprocess.hpp"
 #include "neuroperf/version.hpp"
-
-extern char** environ;
 
 namespace neuroperf::cli {
 namespace {
@@ -34,10 +31,11 @@ std::string clean_name(std::string name) {
     return std::regex_replace(name, settings, "");
 }
 
-// Progress while the suite runs: an overwritten line on a terminal, a plain line otherwise.
-class ProgressReporter : public benchmark::BenchmarkReporter {
+// Progress while the suite runs (neuroperf::ProgressReporter): a redrawn bar on a terminal, a
+// plain line per benchmark otherwise.
+class BenchmarkProgress : public benchmark::BenchmarkReporter {
 public:
-    explicit ProgressReporter(std::size_t total) : total_(total), tty_(isatty(STDOUT_FILENO) != 0) {}
+    explicit BenchmarkProgress(std::size_t total) : total_(total), progress_({}, ProgressReporter::Mode::automatic, STDOUT_FILENO) {}
     bool ReportContext(const Context&) override { return true; }
     void ReportRuns(const std::vector<Run>& runs) override {
         if (runs.empty()) return;
@@ -50,22 +48,14 @@ public:
                                ? fmt::format("[{}/{}] {}  ERROR: {}", done_, total_, name, shown->error_message)
                                : fmt::format("[{}/{}] {}  {:.4g} {}", done_, total_, name, shown->GetAdjustedRealTime(),
                                              benchmark::GetTimeUnitString(shown->time_unit));
-        if (tty_) {
-            int width = 30, filled = static_cast<int>(width * static_cast<double>(done_) / static_cast<double>(total_));
-            std::cout << fmt::format("\r\033[K[{}{}] {}", std::string(static_cast<std::size_t>(filled), '#'),
-                                     std::string(static_cast<std::size_t>(width - filled), '.'), line)
-                      << std::flush;
-        } else {
-            std::cout << line << '\n' << std::flush;
-        }
+        std::cout << std::flush;
+        progress_.update(static_cast<double>(done_) / static_cast<double>(total_), line);
     }
-    void Finalize() override {
-        if (tty_) std::cout << "\r\033[K" << std::flush;
-    }
+    void Finalize() override { progress_.finish(false); }
 
 private:
     std::size_t total_, done_ = 0;
-    bool tty_;
+    ProgressReporter progress_;
 };
 
 double to_seconds(double t, const std::string& unit) {
@@ -170,24 +160,15 @@ std::string python_executable() {
     return "python3";
 }
 
-int spawn_and_wait(const std::vector<std::string>& argv, const std::filesystem::path& stdout_file) {
+int run_script(const std::vector<std::string>& argv, const std::filesystem::path& stdout_file) {
     std::cout << std::flush;  // the child writes to the same terminal: keep the order
     std::fflush(stdout);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (!stdout_file.empty())
-        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = 0;
-    int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return -1;
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    ProcessOptions o;
+    o.search_path = true;
+    o.stdout_file = stdout_file;
+    o.stdin_fd = STDIN_FILENO;
+    auto r = run_process(argv, o);
+    return r.started ? r.exit_code : -1;
 }
 
 int run_bench(const BenchOptions& options) {
@@ -243,7 +224,7 @@ int run_bench(const BenchOptions& options) {
     for (auto& a : gb_args) gb_argv.push_back(a.data());
     int gb_argc = static_cast<int>(gb_argv.size());
     benchmark::Initialize(&gb_argc, gb_argv.data());
-    ProgressReporter progress(suite.cases.size());
+    BenchmarkProgress progress(suite.cases.size());
     benchmark::JSONReporter file_reporter;
     benchmark::RunSpecifiedBenchmarks(&progress, &file_reporter);
     benchmark::ClearRegisteredBenchmarks();
@@ -293,7 +274,7 @@ int run_bench(const BenchOptions& options) {
             for (std::size_t i = 0; i + 1 < argv.size(); ++i)  // --min-time applies to peers too
                 if (argv[i] == "--min-time" && options.min_time > 0) argv[i + 1] = fmt::format("{}", options.min_time);
             std::cout << fmt::format("peer: {}\n", p.script) << std::flush;
-            int rc = spawn_and_wait(argv, out);
+            int rc = run_script(argv, out);
             auto text = read_file(out);
             std::filesystem::remove(out);
             nlohmann::json pj = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
@@ -317,7 +298,7 @@ int run_bench(const BenchOptions& options) {
     print_table(representative_rows(doc["benchmarks"]));
     std::cout << fmt::format("\nwrote {}\n", json_path.string());
     if (options.plot) {
-        int rc = spawn_and_wait({python_executable(), (bench_scripts_dir() / "plot.py").string(), json_path.string(),
+        int rc = run_script({python_executable(), (bench_scripts_dir() / "plot.py").string(), json_path.string(),
                                  "--title", fmt::format("neuroperf bench --suite {}", options.suite)});
         if (rc != 0) std::cerr << "warning: plotting failed (needs matplotlib in the project's .venv: scripts/setup)\n";
     }

@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "neuroperf/context.hpp"
+#include "neuroperf/fields.hpp"
 
 namespace neuroperf::cli {
 
@@ -45,7 +47,7 @@ struct SimulateOptions {
     long neurons = 4000;
     std::string duration = "1s";
     std::string dt = "0.1ms";
-    int threads = 0;                ///< 0 = OpenMP's default
+    int threads = 0;                ///< 0 = the context's count
     std::uint64_t seed = 1;
     double probability = 0;         ///< 0: 0.02 · 4000 / max(N, 4000) (80 synapses per neuron at N ≥ 4000)
     bool no_jit = false;
@@ -90,8 +92,27 @@ std::vector<std::string> suite_names();
 std::filesystem::path bench_scripts_dir();
 /// Python interpreter for plots and peers ($NEUROPERF_PYTHON, the project's .venv, python3).
 std::string python_executable();
-/// Runs argv with posix_spawn (never fork), stdout to `stdout_file` if non-empty; returns the
-/// exit status (-1 if it could not start).
-int spawn_and_wait(const std::vector<std::string>& argv, const std::filesystem::path& stdout_file = {});
+/// Runs a script's argv (argv[0] searched on PATH; neuroperf::run_process, never fork), stdout to
+/// `stdout_file` if non-empty; returns the exit status (-1 if it could not start).
+int run_script(const std::vector<std::string>& argv, const std::filesystem::path& stdout_file = {});
+
+/// Prints a result struct's fields (its field list, neuroperf/fields.hpp), one "name  value"
+/// line each; nested structs as "parent.name" lines. The CLI's summaries are made this way.
+template <class S>
+void print_fields(const S& s, const std::string& prefix = {}) {
+    visit_fields(s, [&](const char* name, const auto& v) {
+        using V = std::remove_cvref_t<decltype(v)>;
+        const std::string key = prefix + name;
+        if constexpr (HasFields<V>) {
+            print_fields(v, key + ".");
+        } else if constexpr (std::is_same_v<V, bool>) {
+            fmt::print("{:<22} {}\n", key, v ? "yes" : "no");
+        } else if constexpr (std::is_floating_point_v<V>) {
+            fmt::print("{:<22} {:.6g}\n", key, v);
+        } else if constexpr (std::is_arithmetic_v<V> || std::is_same_v<V, std::string>) {
+            fmt::print("{:<22} {}\n", key, v);
+        }
+    });
+}
 
 }  // namespace neuroperf::cli

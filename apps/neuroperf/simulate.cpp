@@ -19,6 +19,7 @@
 #include "neuroperf/error.hpp"
 #include "neuroperf/files.hpp"
 #include "neuroperf/network.hpp"
+#include "neuroperf/progress.hpp"
 
 namespace neuroperf::cli {
 namespace {
@@ -126,29 +127,6 @@ std::string zip_stored(const std::vector<std::pair<std::string, std::string>>& f
     return out;
 }
 
-class Progress {
-public:
-    Progress() : tty_(isatty(STDOUT_FILENO) != 0) {}
-    void operator()(double f) {
-        int pct = static_cast<int>(std::floor(f * 100));
-        if (tty_) {
-            int bar = pct * 40 / 100;
-            std::printf("\r[%s%s] %3d%%", std::string(static_cast<std::size_t>(bar), '#').c_str(),
-                        std::string(static_cast<std::size_t>(40 - bar), '.').c_str(), pct);
-            if (pct >= 100) std::printf("\n");
-            std::fflush(stdout);
-        } else if (pct >= next_) {
-            std::printf("progress: %d%%\n", pct);
-            std::fflush(stdout);
-            next_ = pct + 10;
-        }
-    }
-
-private:
-    bool tty_;
-    int next_ = 10;
-};
-
 }  // namespace
 
 int run_simulate(const SimulateOptions& o) {
@@ -160,8 +138,8 @@ int run_simulate(const SimulateOptions& o) {
     const double duration = parse_time_ms(o.duration, "--duration", "s");
     if (o.neurons < 5) throw ValueError(fmt::format("--neurons: expected ≥ 5, got {}", o.neurons));
     const double p = o.probability > 0 ? o.probability : 0.02 * 4000.0 / static_cast<double>(std::max<long>(o.neurons, 4000));
-    Progress progress;
-    no.progress = [&progress](double f) { progress(f); };
+    ProgressReporter progress("simulate", ProgressReporter::Mode::automatic, STDOUT_FILENO);
+    no.progress = [&progress](double f) { progress.update(f); };
     Network net(no);
     PopulationId pop = add_vogels_abbott(net, o.model, o.neurons, p, true);
     int rate_mon = net.add_rate_monitor(pop);
@@ -169,16 +147,9 @@ int run_simulate(const SimulateOptions& o) {
     std::printf("%s network: %ld neurons, p = %g, dt = %g ms, %g ms, memory estimate %.1f MB\n", o.model.c_str(),
                 o.neurons, p, no.dt, duration, static_cast<double>(mem.total()) / 1e6);
     SimulationResult r = net.run(duration);
+    progress.finish();
     const SimulationSummary& s = r.summary;
-    std::printf("neurons            %ld\n", static_cast<long>(s.neurons));
-    std::printf("synapses           %ld\n", static_cast<long>(s.synapses));
-    std::printf("spikes             %ld\n", static_cast<long>(s.spikes));
-    std::printf("mean rate          %.3f Hz\n", s.mean_rate_hz);
-    std::printf("CV of ISI          %.3f\n", s.cv_isi);
-    std::printf("loop wall time     %.4f s (%d thread%s)\n", s.loop_seconds, s.threads, s.threads == 1 ? "" : "s");
-    std::printf("synaptic events/s  %.3g (%ld events)\n", s.events_per_second, static_cast<long>(s.synaptic_events));
-    std::printf("build time         %.4f s\n", s.build_seconds);
-    std::printf("JIT compile time   %.4f s (%s)\n", s.compile_seconds, s.jit_compiled ? "compiled" : "AOT kernel");
+    print_fields(s);
     if (r.spikes[0].dropped > 0) std::printf("warning: %ld spikes past the monitor's capacity were not recorded\n", static_cast<long>(r.spikes[0].dropped));
 
     if (o.out_dir.empty()) return 0;
@@ -187,28 +158,14 @@ int run_simulate(const SimulateOptions& o) {
     write_file_atomic(out / "spikes.npz", zip_stored({{"times_ms.npy", npy(r.spikes[0].times_ms, "<f8")},
                                                       {"ids.npy", npy(r.spikes[0].ids, "<i4")},
                                                       {"rate_hz.npy", npy(r.rates[static_cast<std::size_t>(rate_mon)].rate_hz, "<f8")}}));
-    nlohmann::json j = {{"model", o.model},
-                        {"neurons", s.neurons},
-                        {"connection_probability", p},
-                        {"dt_ms", no.dt},
-                        {"duration_ms", s.duration_ms},
-                        {"seed", o.seed},
-                        {"threads", s.threads},
-                        {"synapses", s.synapses},
-                        {"spikes", s.spikes},
-                        {"mean_rate_hz", s.mean_rate_hz},
-                        {"cv_isi", std::isnan(s.cv_isi) ? nlohmann::json() : nlohmann::json(s.cv_isi)},
-                        {"synaptic_events", s.synaptic_events},
-                        {"events_per_second", s.events_per_second},
-                        {"loop_seconds", s.loop_seconds},
-                        {"build_seconds", s.build_seconds},
-                        {"compile_seconds", s.compile_seconds},
-                        {"jit_compiled", s.jit_compiled},
-                        {"spikes_dropped", r.spikes[0].dropped}};
+    // The summary's fields (its field list), and the run's parameters.
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(to_json(s));
+    j.update({{"model", o.model}, {"connection_probability", p}, {"dt_ms", no.dt}, {"seed", o.seed},
+              {"spikes_dropped", r.spikes[0].dropped}});
     write_file_atomic(out / "summary.json", j.dump(2) + "\n");
     std::printf("wrote %s and %s\n", (out / "spikes.npz").c_str(), (out / "summary.json").c_str());
     if (o.plot) {
-        int rc = spawn_and_wait({python_executable(), (bench_scripts_dir() / "snn_plot.py").string(), out.string()});
+        int rc = run_script({python_executable(), (bench_scripts_dir() / "snn_plot.py").string(), out.string()});
         if (rc != 0) std::fprintf(stderr, "neuroperf: warning: the plot script failed (exit %d); results are written\n", rc);
         else std::printf("wrote %s\n", (out / "raster.png").c_str());
     }

@@ -25,6 +25,7 @@
 #include "neuroperf/mkl_optimizer.hpp"
 #include "neuroperf/parallel_processor.hpp"
 #include "neuroperf/schedule.hpp"
+#include "neuroperf/stats.hpp"
 #include "neuroperf/timer.hpp"
 #include "suites.hpp"
 
@@ -109,10 +110,7 @@ struct Samples {
     }
     double median() {
         std::lock_guard lock(mu);
-        if (values.empty()) return 0;
-        auto v = values;
-        std::sort(v.begin(), v.end());
-        return v[v.size() / 2];
+        return neuroperf::median(values);
     }
     double max() {
         std::lock_guard lock(mu);

@@ -3,9 +3,11 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "neuroperf/array.hpp"
+#include "neuroperf/fields.hpp"
 #include "neuroperf/export.hpp"
 
 namespace neuroperf {
@@ -16,19 +18,33 @@ NEUROPERF_API const char* blas_op_name(BlasOp op);
 template <class T>
 constexpr BlasOp gemm_op() { return dtype_of<T>() == DType::float32 ? BlasOp::sgemm : BlasOp::dgemm; }
 
-/// One backend the registry looked for.
+/// One backend the registry looked for (fields documented in the field list below).
 struct BackendInfo {
-    std::string name;       ///< "mkl", "openblas", "blis", "libxsmm", "builtin"
+    std::string name;
     bool available = false;
-    std::string version;    ///< as the library reports it
-    std::string path;       ///< file that was loaded (empty for linked-in backends)
-    std::string threading;  ///< threading layer, e.g. "openmp (libgomp)"
-    int threads = 0;        ///< the library's current thread setting (1 for single-threaded ones)
-    std::string reason;     ///< why it is unavailable, or notes on limits
-    std::vector<std::string> routines;  ///< entry points present: "sgemm", "dgeev", ...
-    /// Largest m, n or k the backend serves itself; beyond it its GEMM calls the builtin one.
+    std::string version;
+    std::string path;
+    std::string threading;
+    int threads = 0;
+    std::string reason;
+    std::vector<std::string> routines;
     std::int64_t max_gemm_dim = INT64_MAX;
 };
+
+template <>
+struct Fields<BackendInfo> {
+    using S = BackendInfo;
+    static constexpr auto list = std::tuple{
+        field("name", &S::name, "\"mkl\", \"openblas\", \"blis\", \"libxsmm\", \"builtin\""),
+        field("available", &S::available, "found and usable"), field("version", &S::version, "as the library reports it"),
+        field("path", &S::path, "file that was loaded (empty for linked-in backends)"),
+        field("threading", &S::threading, "threading layer, e.g. \"openmp (libgomp)\""),
+        field("threads", &S::threads, "the library's current thread setting (1 for single-threaded ones)"),
+        field("reason", &S::reason, "why it is unavailable, or notes on limits"),
+        field("routines", &S::routines, "entry points present: \"sgemm\", \"dgeev\", ..."),
+        field("max_gemm_dim", &S::max_gemm_dim, "largest m, n or k it serves itself (beyond: the builtin GEMM)")};
+};
+NEUROPERF_CHECK_FIELDS(BackendInfo);
 
 /// Size buckets used for the per-size backend choice: bucket b covers problems whose
 /// cube root of m·n·k is at most kGemmBucketEdges[b] (the last bucket is unbounded).

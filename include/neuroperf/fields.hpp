@@ -11,9 +11,12 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+
+#include "neuroperf/export.hpp"
 
 namespace neuroperf {
 
@@ -39,6 +42,21 @@ struct Fields;
 /// True for structs with a field list.
 template <class S>
 concept HasFields = requires { Fields<std::remove_cvref_t<S>>::list; };
+
+/// Names of an enum's values for the outputs made from field lists (JSON, Python): specialised
+/// beside the enum as `static const char* of(E)`; enums without one are written as numbers.
+template <class E>
+struct EnumName;
+template <class E>
+concept HasEnumName = requires(E e) { EnumName<E>::of(e); };
+
+/// `value` (a struct with a field list) as a JSON object: its fields by name, in order; numbers,
+/// booleans and strings as such, NaN and infinities as null, enums by name, vectors as arrays,
+/// nested structs as objects, an empty optional as null. `indent` < 0: one line. Defined for
+/// the library's result types (SimulationSummary, ParallelReport, BenchmarkEntry, ...).
+template <class S>
+    requires HasFields<S>
+NEUROPERF_API std::string to_json(const S& value, int indent = 2);
 
 /// Calls f(field) for every field of S, in order (f sees Field<S, M> objects).
 template <class S, class F>

@@ -16,11 +16,13 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "neuroperf/array.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/export.hpp"
+#include "neuroperf/fields.hpp"
 #include "neuroperf/kernel_specs.hpp"
 #include "neuroperf/reservoir.hpp"
 #include "neuroperf/sparse.hpp"
@@ -170,21 +172,42 @@ private:
     std::shared_ptr<const State> state_;
 };
 
-/// One row of benchmark_jit_performance().
+/// One row of benchmark_jit_performance() (fields documented in the field list below).
 struct JitBenchmarkEntry {
-    std::string name;        ///< "compile/spike_processing/cold", "spike_processing/jit/N=1000", ...
-    double seconds = 0;      ///< median
+    std::string name;
+    double seconds = 0;
 };
 
-/// An entry of the on-disk cache (neuroperf jit list).
+/// An entry of the on-disk cache (neuroperf jit list; fields documented in the field list below).
 struct JitCacheEntry {
     std::string key;
-    std::string kernel;        ///< "spike_processing", ...
+    std::string kernel;
     std::string compiler;
-    std::int64_t bytes = 0;    ///< library + source + record
-    bool valid = false;        ///< record, size and checksum match
+    std::int64_t bytes = 0;
+    bool valid = false;
     std::filesystem::path library;
 };
+
+template <>
+struct Fields<JitBenchmarkEntry> {
+    using S = JitBenchmarkEntry;
+    static constexpr auto list = std::tuple{
+        field("name", &S::name, "\"compile/spike_processing/cold/N=1000\", \"spike_processing/jit/N=1000\", ..."),
+        field("seconds", &S::seconds, "median")};
+};
+NEUROPERF_CHECK_FIELDS(JitBenchmarkEntry);
+
+template <>
+struct Fields<JitCacheEntry> {
+    using S = JitCacheEntry;
+    static constexpr auto list = std::tuple{
+        field("key", &S::key, "32 hex digits: the source, compiler, flags, CPU and neuroperf version hashed"),
+        field("kernel", &S::kernel, "\"spike_processing\", \"convolution\", \"reservoir_update\""),
+        field("compiler", &S::compiler, "the compiler's first --version line"),
+        field("bytes", &S::bytes, "library + source + record"),
+        field("valid", &S::valid, "record, size and checksum match"), field("library", &S::library, "the .so file")};
+};
+NEUROPERF_CHECK_FIELDS(JitCacheEntry);
 
 class NEUROPERF_API JITCompiler {
 public:

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include "neuroperf/sparse.hpp"
 #include "neuroperf/spectral.hpp"
 #include "neuroperf/export.hpp"
+#include "neuroperf/fields.hpp"
 
 namespace neuroperf {
 
@@ -44,16 +46,16 @@ struct NEUROPERF_API MKLConfig {
     void validate() const;
 };
 
-/// One row of benchmark_performance().
+/// One row of benchmark_performance() (fields documented in the field list below).
 struct BenchmarkEntry {
-    std::string operation;  ///< "sgemm", "dgemm", ...
-    index_t size = 0;       ///< n of n×n×n
-    std::string backend;    ///< what "optimized" ran on
-    std::string baseline;   ///< what the baseline ran on
-    double baseline_seconds = 0;   ///< median per call
-    double optimized_seconds = 0;  ///< median per call
-    double speedup = 0;            ///< baseline / optimized
-    double gflops = 0;             ///< of the optimized run
+    std::string operation;
+    index_t size = 0;
+    std::string backend;
+    std::string baseline;
+    double baseline_seconds = 0;
+    double optimized_seconds = 0;
+    double speedup = 0;
+    double gflops = 0;
 };
 
 /// Result of benchmark_performance(): rows plus summary, serialisable as Google Benchmark JSON.
@@ -66,6 +68,30 @@ struct NEUROPERF_API BenchmarkReport {
     std::string to_json() const;     ///< Google Benchmark JSON (context + benchmarks)
     void save(const std::filesystem::path& path) const;  ///< atomic write of to_json()
 };
+
+template <>
+struct Fields<BenchmarkEntry> {
+    using S = BenchmarkEntry;
+    static constexpr auto list = std::tuple{
+        field("operation", &S::operation, "\"sgemm\" or \"dgemm\""), field("size", &S::size, "n of n×n×n"),
+        field("backend", &S::backend, "what the optimized call ran on"),
+        field("baseline", &S::baseline, "what the baseline ran on"),
+        field("baseline_seconds", &S::baseline_seconds, "median per call"),
+        field("optimized_seconds", &S::optimized_seconds, "median per call"),
+        field("speedup", &S::speedup, "baseline_seconds / optimized_seconds"),
+        field("gflops", &S::gflops, "of the optimized call")};
+};
+NEUROPERF_CHECK_FIELDS(BenchmarkEntry);
+
+template <>
+struct Fields<BenchmarkReport> {
+    using S = BenchmarkReport;
+    static constexpr auto list =
+        std::tuple{field("entries", &S::entries, "an sgemm and a dgemm row per size"),
+                   field("threads", &S::threads, "threads of the optimized calls"),
+                   field("iterations", &S::iterations, "timed calls per row (the median is reported)")};
+};
+NEUROPERF_CHECK_FIELDS(BenchmarkReport);
 
 class NEUROPERF_API MKLOptimizer {
 public:

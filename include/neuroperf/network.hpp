@@ -18,10 +18,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "neuroperf/context.hpp"
 #include "neuroperf/export.hpp"
+#include "neuroperf/fields.hpp"
 #include "neuroperf/jit_compiler.hpp"
 
 namespace neuroperf {
@@ -114,6 +116,8 @@ struct ProjectionSpec {
 
 /// Variables a StateMonitor can sample.
 enum class StateVariable : std::uint8_t { v, g_e, g_i };
+/// "v", "g_e", "g_i".
+NEUROPERF_API const char* state_variable_name(StateVariable v);
 
 struct StateMonitorSpec {
     PopulationId population = -1;
@@ -124,58 +128,148 @@ struct StateMonitorSpec {
 
 /// Memory run() will use beyond what is already allocated (bytes).
 struct MemoryEstimate {
-    std::int64_t synapses = 0;   ///< CSR of every projection (expected count + 6σ)
-    std::int64_t state = 0;      ///< neuron state, delay rings, spike buffers
-    std::int64_t monitors = 0;   ///< monitor capacities for the run
+    std::int64_t synapses = 0;
+    std::int64_t state = 0;
+    std::int64_t monitors = 0;
     std::int64_t total() const { return synapses + state + monitors; }
 };
 
+/// The spikes a spike monitor recorded in one run.
 struct SpikeMonitorData {
     PopulationId population = -1;
-    std::vector<double> times_ms;   ///< step·dt of the step whose update fired (Brian2's convention)
-    std::vector<std::int32_t> ids;  ///< neuron index in the population; time-ordered, ids ascending within a step
-    std::int64_t dropped = 0;       ///< spikes past the monitor's capacity (not recorded)
+    std::vector<double> times_ms;
+    std::vector<std::int32_t> ids;
+    std::int64_t dropped = 0;
 };
+/// The population rate a rate monitor recorded in one run.
 struct RateMonitorData {
     PopulationId population = -1;
-    std::vector<double> rate_hz;    ///< per step: spikes / (size · dt)
+    std::vector<double> rate_hz;
 };
+/// The variables a state monitor sampled in one run.
 struct StateMonitorData {
     PopulationId population = -1;
     std::vector<index_t> neurons;
     std::vector<StateVariable> variables;
     std::vector<double> times_ms;
-    std::vector<float> values;      ///< samples × variables × neurons, C order
+    std::vector<float> values;
 };
 
+/// What one run() did. Its fields, documented in its field list below, are what the CLI's
+/// summary, `simulate --out`'s summary.json and the Python attributes show.
 struct SimulationSummary {
-    index_t neurons = 0;            ///< LIF neurons (Poisson sources not counted)
+    index_t neurons = 0;
     index_t poisson_sources = 0;
     std::int64_t synapses = 0;
     std::int64_t steps = 0;
     double duration_ms = 0;
-    std::int64_t spikes = 0;        ///< LIF spikes
-    double mean_rate_hz = 0;        ///< LIF spikes / (neurons · duration)
-    /// Mean over monitored LIF neurons with ≥ 3 spikes of std(ISI)/mean(ISI); NaN without data.
+    std::int64_t spikes = 0;
+    double mean_rate_hz = 0;
     double cv_isi = 0;
-    std::int64_t synaptic_events = 0;  ///< synapse activations (LIF and Poisson sources)
-    double events_per_second = 0;      ///< synaptic_events / loop_seconds
-    double loop_seconds = 0;           ///< the time-step loop only
-    double build_seconds = 0;          ///< connectivity, state and monitor set-up (this run)
-    double compile_seconds = 0;        ///< JIT (or cache load) of the population kernels
+    std::int64_t synaptic_events = 0;
+    double events_per_second = 0;
+    double loop_seconds = 0;
+    double build_seconds = 0;
+    double compile_seconds = 0;
     int threads = 1;
-    bool jit_compiled = false;         ///< every population kernel is compiled code
+    bool jit_compiled = false;
     MemoryEstimate memory{};
 };
 
+/// One run(): the monitors' data in order of addition, and the summary.
 struct SimulationResult {
     double dt = 0;
-    double t_start_ms = 0;             ///< network time at the start of this run
-    std::vector<SpikeMonitorData> spikes;  ///< one per spike monitor, in order of addition
+    double t_start_ms = 0;
+    std::vector<SpikeMonitorData> spikes;
     std::vector<RateMonitorData> rates;
     std::vector<StateMonitorData> states;
     SimulationSummary summary;
 };
+
+// --- field lists (fields.hpp): one per result struct; JSON, Python and the CLI are made from them
+
+template <>
+struct EnumName<StateVariable> {
+    static const char* of(StateVariable v) { return state_variable_name(v); }
+};
+
+template <>
+struct Fields<MemoryEstimate> {
+    using S = MemoryEstimate;
+    static constexpr auto list = std::tuple{
+        field("synapses", &S::synapses, "bytes of the CSR of every projection (expected count + 6σ)"),
+        field("state", &S::state, "bytes of neuron state, delay rings and spike buffers"),
+        field("monitors", &S::monitors, "bytes of the monitors' capacities for the run")};
+};
+NEUROPERF_CHECK_FIELDS(MemoryEstimate);
+
+template <>
+struct Fields<SpikeMonitorData> {
+    using S = SpikeMonitorData;
+    static constexpr auto list = std::tuple{
+        field("population", &S::population, "the monitored population"),
+        field("times_ms", &S::times_ms, "step·dt of the step whose update fired (Brian2's convention)"),
+        field("ids", &S::ids, "neuron index in the population; time-ordered, ascending within a step"),
+        field("dropped", &S::dropped, "spikes past the monitor's capacity (not recorded)")};
+};
+NEUROPERF_CHECK_FIELDS(SpikeMonitorData);
+
+template <>
+struct Fields<RateMonitorData> {
+    using S = RateMonitorData;
+    static constexpr auto list = std::tuple{field("population", &S::population, "the monitored population"),
+                                            field("rate_hz", &S::rate_hz, "per step: spikes / (size · dt)")};
+};
+NEUROPERF_CHECK_FIELDS(RateMonitorData);
+
+template <>
+struct Fields<StateMonitorData> {
+    using S = StateMonitorData;
+    static constexpr auto list = std::tuple{
+        field("population", &S::population, "the monitored population"),
+        field("neurons", &S::neurons, "the sampled neurons (indices in the population)"),
+        field("variables", &S::variables, "the sampled variables, in the order of values' second axis"),
+        field("times_ms", &S::times_ms, "the sample times"),
+        field("values", &S::values, "samples × variables × neurons, C order")};
+};
+NEUROPERF_CHECK_FIELDS(StateMonitorData);
+
+template <>
+struct Fields<SimulationSummary> {
+    using S = SimulationSummary;
+    static constexpr auto list = std::tuple{
+        field("neurons", &S::neurons, "LIF neurons (Poisson sources not counted)"),
+        field("poisson_sources", &S::poisson_sources, "Poisson input sources"),
+        field("synapses", &S::synapses, "synapses of every projection"),
+        field("steps", &S::steps, "time steps run"),
+        field("duration_ms", &S::duration_ms, "steps · dt"),
+        field("spikes", &S::spikes, "LIF spikes"),
+        field("mean_rate_hz", &S::mean_rate_hz, "LIF spikes / (neurons · duration)"),
+        field("cv_isi", &S::cv_isi,
+              "mean over monitored LIF neurons with ≥ 3 spikes of std(ISI)/mean(ISI); NaN without data"),
+        field("synaptic_events", &S::synaptic_events, "synapse activations (LIF and Poisson sources)"),
+        field("events_per_second", &S::events_per_second, "synaptic_events / loop_seconds"),
+        field("loop_seconds", &S::loop_seconds, "wall time of the time-step loop"),
+        field("build_seconds", &S::build_seconds, "connectivity, state and monitor set-up (this run)"),
+        field("compile_seconds", &S::compile_seconds, "JIT compile (or cache load) of the population kernels"),
+        field("threads", &S::threads, "threads of the loop"),
+        field("jit_compiled", &S::jit_compiled, "every population kernel is compiled code"),
+        field("memory", &S::memory, "the memory estimate the run was checked against")};
+};
+NEUROPERF_CHECK_FIELDS(SimulationSummary);
+
+template <>
+struct Fields<SimulationResult> {
+    using S = SimulationResult;
+    static constexpr auto list = std::tuple{
+        field("dt", &S::dt, "the time step (ms)"),
+        field("t_start_ms", &S::t_start_ms, "network time at the start of this run"),
+        field("spikes", &S::spikes, "one per spike monitor, in order of addition"),
+        field("rates", &S::rates, "one per rate monitor, in order of addition"),
+        field("states", &S::states, "one per state monitor, in order of addition"),
+        field("summary", &S::summary, "what the run did")};
+};
+NEUROPERF_CHECK_FIELDS(SimulationResult);
 
 namespace snn {
 class NetworkImpl;
@@ -240,7 +334,6 @@ private:
     std::unique_ptr<snn::NetworkImpl> impl_;
 };
 
-NEUROPERF_API const char* state_variable_name(StateVariable v);
 
 /// The Vogels-Abbott benchmark networks as in Brian2's examples (CUBA.py, COBA.py), scaled to
 /// `neurons` (80% excitatory) with connection probability `probability` (CUBA.py: 4000, 0.02).

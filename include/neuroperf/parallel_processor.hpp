@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "neuroperf/context.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/export.hpp"
+#include "neuroperf/fields.hpp"
 #include "neuroperf/parallel_report.hpp"
 #include "neuroperf/reservoir.hpp"
 #include "neuroperf/sparse.hpp"
@@ -123,15 +125,15 @@ struct ProcessPlugin {
     std::string symbol;
 };
 
-/// One row of benchmark_parallel_performance().
+/// One row of benchmark_parallel_performance() (fields documented in the field list below).
 struct ParallelBenchmarkEntry {
-    std::string workload;   ///< "reservoirs" (K reservoirs, CSR) or "reasoning" (skewed cores)
-    std::string strategy;   ///< "thread" | "process"
-    index_t size = 0;       ///< N of each reservoir
+    std::string workload;
+    std::string strategy;
+    index_t size = 0;
     int threads = 0;
-    double seconds = 0;     ///< median per call
-    double speedup = 0;     ///< 1-thread seconds / seconds
-    double efficiency = 0;  ///< speedup / threads
+    double seconds = 0;
+    double speedup = 0;
+    double efficiency = 0;
 };
 
 struct NEUROPERF_API ParallelBenchmarkReport {
@@ -140,6 +142,26 @@ struct NEUROPERF_API ParallelBenchmarkReport {
     std::string to_json() const;  ///< Google Benchmark JSON with `speedup` counters
     void save(const std::filesystem::path& path) const;  ///< atomic write of to_json()
 };
+
+template <>
+struct Fields<ParallelBenchmarkEntry> {
+    using S = ParallelBenchmarkEntry;
+    static constexpr auto list = std::tuple{
+        field("workload", &S::workload, "\"reservoirs\": K CSR reservoirs per call"),
+        field("strategy", &S::strategy, "\"thread\" or \"process\""), field("size", &S::size, "N of each reservoir"),
+        field("threads", &S::threads, "workers"), field("seconds", &S::seconds, "median per call"),
+        field("speedup", &S::speedup, "1-worker seconds / seconds"), field("efficiency", &S::efficiency, "speedup / threads")};
+};
+NEUROPERF_CHECK_FIELDS(ParallelBenchmarkEntry);
+
+template <>
+struct Fields<ParallelBenchmarkReport> {
+    using S = ParallelBenchmarkReport;
+    static constexpr auto list =
+        std::tuple{field("entries", &S::entries, "a row per size, strategy and worker count"),
+                   field("iterations", &S::iterations, "timed calls per row (the median is reported)")};
+};
+NEUROPERF_CHECK_FIELDS(ParallelBenchmarkReport);
 
 namespace detail {
 struct ParallelState;

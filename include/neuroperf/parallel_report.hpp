@@ -7,10 +7,12 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "neuroperf/error.hpp"
 #include "neuroperf/export.hpp"
+#include "neuroperf/fields.hpp"
 
 namespace neuroperf {
 
@@ -33,33 +35,30 @@ public:
     using Error::Error;
 };
 
-/// One task of a call, as measured.
+/// One task of a call, as measured (fields documented in the field list below).
 struct TaskRecord {
-    std::size_t index = 0;       ///< position in the input
-    int worker = 0;              ///< worker that ran it
-    double seconds = 0;          ///< wall time of the task
-    double estimated_cost = 0;   ///< the cost the schedule used (arbitrary units)
-    bool stolen = false;         ///< run by a worker it was not scheduled on
+    std::size_t index = 0;
+    int worker = 0;
+    double seconds = 0;
+    double estimated_cost = 0;
+    bool stolen = false;
 };
 
-/// Monitoring of one parallel call.
+/// Monitoring of one parallel call (fields documented in the field list below).
 struct NEUROPERF_API ParallelReport {
-    std::string operation;        ///< "spike_processing", "reservoir_computation", "multi_modal_reasoning"
-    std::string strategy;         ///< "thread", "process", or "serial" (one worker)
-    int workers = 0;              ///< workers used (≤ configured, ≤ tasks)
+    std::string operation;
+    std::string strategy;
+    int workers = 0;
     bool load_balanced = false;
-    std::vector<TaskRecord> tasks;        ///< in input order
+    std::vector<TaskRecord> tasks;
     std::vector<double> worker_busy_seconds;
-    std::vector<long> worker_thread_ids;  ///< OS thread id (or process id) of each worker
-    double wall_seconds = 0;              ///< the call's makespan
-    double serial_seconds = 0;            ///< sum of task times: the serial estimate
-    double speedup_estimate = 0;          ///< serial_seconds / wall_seconds
-    double imbalance = 1;                 ///< max / mean worker busy time (1 = balanced)
-    double scheduled_makespan = 0;        ///< makespan of the schedule in estimated cost units
+    std::vector<long> worker_thread_ids;
+    double wall_seconds = 0;
+    double serial_seconds = 0;
+    double speedup_estimate = 0;
+    double imbalance = 1;
+    double scheduled_makespan = 0;
     std::size_t steals = 0;
-    /// Process strategy: seconds spent starting the worker pool in this call (0 when an
-    /// existing pool was reused) and mean per-task dispatch overhead (round trip through the
-    /// pipes minus the time the worker computed).
     double pool_start_seconds = 0;
     double dispatch_overhead_seconds = 0;
     /// A one-line summary ("multi_modal_reasoning: 7 tasks on 2 thread workers, 12.3 ms, ...").
@@ -71,12 +70,63 @@ struct ParallelStats {
     std::size_t calls = 0;
     std::size_t tasks = 0;
     std::size_t steals = 0;
-    double wall_seconds = 0;     ///< sum over calls
-    double serial_seconds = 0;   ///< sum of task times over calls
-    double speedup = 0;          ///< serial_seconds / wall_seconds (0 before any call)
-    double mean_imbalance = 0;   ///< mean of the calls' imbalance ratios
+    double wall_seconds = 0;
+    double serial_seconds = 0;
+    double speedup = 0;
+    double mean_imbalance = 0;
     double max_imbalance = 0;
-    std::optional<ParallelReport> last;  ///< the most recent call's report
+    std::optional<ParallelReport> last;
 };
+
+// --- field lists (fields.hpp) ----------------------------------------------------------------
+
+template <>
+struct Fields<TaskRecord> {
+    using S = TaskRecord;
+    static constexpr auto list = std::tuple{
+        field("index", &S::index, "position in the input"), field("worker", &S::worker, "worker that ran it"),
+        field("seconds", &S::seconds, "wall time of the task"),
+        field("estimated_cost", &S::estimated_cost, "the cost the schedule used (arbitrary units)"),
+        field("stolen", &S::stolen, "run by a worker it was not scheduled on")};
+};
+NEUROPERF_CHECK_FIELDS(TaskRecord);
+
+template <>
+struct Fields<ParallelReport> {
+    using S = ParallelReport;
+    static constexpr auto list = std::tuple{
+        field("operation", &S::operation, "\"spike_processing\", \"reservoir_computation\", \"multi_modal_reasoning\""),
+        field("strategy", &S::strategy, "\"thread\", \"process\", or \"serial\" (one worker)"),
+        field("workers", &S::workers, "workers used (≤ configured, ≤ tasks)"),
+        field("load_balanced", &S::load_balanced, "LPT schedule with work stealing (else static blocks)"),
+        field("tasks", &S::tasks, "per task, in input order"),
+        field("worker_busy_seconds", &S::worker_busy_seconds, "per worker: the sum of its tasks' times"),
+        field("worker_thread_ids", &S::worker_thread_ids, "OS thread id (or process id) of each worker"),
+        field("wall_seconds", &S::wall_seconds, "the call's makespan"),
+        field("serial_seconds", &S::serial_seconds, "sum of task times: the serial estimate"),
+        field("speedup_estimate", &S::speedup_estimate, "serial_seconds / wall_seconds"),
+        field("imbalance", &S::imbalance, "max / mean worker busy time (1 = balanced)"),
+        field("scheduled_makespan", &S::scheduled_makespan, "makespan of the schedule in estimated cost units"),
+        field("steals", &S::steals, "tasks run by a worker they were not scheduled on"),
+        field("pool_start_seconds", &S::pool_start_seconds,
+              "process strategy: starting the worker pool in this call (0 when an existing pool was reused)"),
+        field("dispatch_overhead_seconds", &S::dispatch_overhead_seconds,
+              "process strategy: mean per-task round trip through the pipes minus the worker's compute time")};
+};
+NEUROPERF_CHECK_FIELDS(ParallelReport);
+
+template <>
+struct Fields<ParallelStats> {
+    using S = ParallelStats;
+    static constexpr auto list = std::tuple{
+        field("calls", &S::calls, "parallel calls"), field("tasks", &S::tasks, "tasks over every call"),
+        field("steals", &S::steals, "steals over every call"), field("wall_seconds", &S::wall_seconds, "sum over calls"),
+        field("serial_seconds", &S::serial_seconds, "sum of task times over calls"),
+        field("speedup", &S::speedup, "serial_seconds / wall_seconds (0 before any call)"),
+        field("mean_imbalance", &S::mean_imbalance, "mean of the calls' imbalance ratios"),
+        field("max_imbalance", &S::max_imbalance, "largest imbalance ratio of a call"),
+        field("last", &S::last, "the most recent call's report (None before any call)")};
+};
+NEUROPERF_CHECK_FIELDS(ParallelStats);
 
 }  // namespace neuroperf

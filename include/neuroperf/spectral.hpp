@@ -3,8 +3,10 @@
 #pragma once
 
 #include <string>
+#include <tuple>
 
 #include "neuroperf/array.hpp"
+#include "neuroperf/fields.hpp"
 #include "neuroperf/sparse.hpp"
 
 namespace neuroperf {
@@ -19,13 +21,25 @@ struct EigenResult {
     std::string method;               ///< e.g. "openblas dgeev"
 };
 
-/// The spectral radius max |λ| and how it was verified.
+/// The spectral radius max |λ| and how it was verified (fields documented in the field list below).
 struct SpectralRadius {
     double value = 0;
-    double achieved_rel_accuracy = 0;  ///< bound on |value − ρ| / ρ that the verification supports
-    int solves = 0;                    ///< independent solves run
-    std::string method;                ///< e.g. "dense geev", "Arnoldi (Spectra), ncv=40"
-    std::string verification;          ///< how agreement was established
+    double achieved_rel_accuracy = 0;
+    int solves = 0;
+    std::string method;
+    std::string verification;
 };
+
+template <>
+struct Fields<SpectralRadius> {
+    using S = SpectralRadius;
+    static constexpr auto list = std::tuple{
+        field("value", &S::value, "max |λ|"),
+        field("achieved_rel_accuracy", &S::achieved_rel_accuracy, "bound on |value − ρ| / ρ that the verification supports"),
+        field("solves", &S::solves, "independent solves run"),
+        field("method", &S::method, "e.g. \"dense geev\", \"Arnoldi (Spectra), ncv=80\""),
+        field("verification", &S::verification, "how agreement was established")};
+};
+NEUROPERF_CHECK_FIELDS(SpectralRadius);
 
 }  // namespace neuroperf

@@ -4,10 +4,6 @@ See docs/guide/python_snn.md (and docs/guide/snn.md for the model)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import numpy as np
-
 from . import _core
 from ._config import _Config, resolve_config
 
@@ -170,63 +166,14 @@ class ProjectionSpec(_Config):
         net.add_projection(**{**kw, "source": src, "target": tgt})
 
 
-@dataclass
-class SpikeMonitorData:
-    """Spikes of one population: times_ms (float64, step*dt of the step whose update fired) and
-    ids (int32), time-ordered, ids ascending within a step; `dropped` spikes past the capacity."""
-    population: int
-    times_ms: np.ndarray
-    ids: np.ndarray
-    dropped: int
-
-
-@dataclass
-class RateMonitorData:
-    """Population rate per step (Hz): spikes / (size * dt)."""
-    population: int
-    rate_hz: np.ndarray
-
-
-@dataclass
-class StateMonitorData:
-    """Sampled state: values[sample, variable, neuron] (float32) at times_ms."""
-    population: int
-    neurons: np.ndarray
-    variables: list
-    times_ms: np.ndarray
-    values: np.ndarray
-
-
-@dataclass
-class SimulationSummary:
-    """What run() did (SimulationSummary in C++; memory: the MemoryEstimate as a dict)."""
-    neurons: int
-    poisson_sources: int
-    synapses: int
-    steps: int
-    duration_ms: float
-    spikes: int
-    mean_rate_hz: float
-    cv_isi: float
-    synaptic_events: int
-    events_per_second: float
-    loop_seconds: float
-    build_seconds: float
-    compile_seconds: float
-    threads: int
-    jit_compiled: bool
-    memory: dict = field(default_factory=dict)
-
-
-@dataclass
-class SimulationResult:
-    """One run(): monitors in order of addition and the summary."""
-    dt: float
-    t_start_ms: float
-    spikes: list
-    rates: list
-    states: list
-    summary: SimulationSummary
+# Results: records of the C++ structs, made from their field lists (attributes, r["name"],
+# keys(), to_dict()); the monitors' arrays are NumPy views of the result's memory.
+MemoryEstimate = _core.MemoryEstimate
+SpikeMonitorData = _core.SpikeMonitorData
+RateMonitorData = _core.RateMonitorData
+StateMonitorData = _core.StateMonitorData
+SimulationSummary = _core.SimulationSummary
+SimulationResult = _core.SimulationResult
 
 
 def _spec(owner: str, spec_type: type, spec, kwargs: dict):
@@ -303,13 +250,7 @@ class Network(_core._Network):
         if isinstance(progress_interval, bool) or not isinstance(progress_interval, _NUM):
             raise _core.TypeError(f"run: progress_interval: expected a number of seconds >= 0, "
                                   f"got {type(progress_interval).__name__}")
-        r = super().run(float(duration_ms), progress, float(progress_interval))
-        return SimulationResult(
-            dt=r["dt"], t_start_ms=r["t_start_ms"],
-            spikes=[SpikeMonitorData(**m) for m in r["spikes"]],
-            rates=[RateMonitorData(**m) for m in r["rates"]],
-            states=[StateMonitorData(**m) for m in r["states"]],
-            summary=SimulationSummary(**r["summary"]))
+        return super().run(float(duration_ms), progress, float(progress_interval))
 
     def __repr__(self):
         return f"Network({self._config!r}, populations={self.num_populations}, projections={self._projections})"

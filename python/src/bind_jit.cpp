@@ -12,6 +12,7 @@
 #include "convert.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/jit_compiler.hpp"
+#include "records.hpp"
 
 namespace neuroperf::py {
 namespace {
@@ -438,20 +439,12 @@ void bind_jit(nb::module_& m) {
         .def_prop_ro("cache_directory", [](const JITCompiler& jit) { return jit.cache_directory().string(); })
         .def_prop_ro("compiler_description", &JITCompiler::compiler_description);
 
+    bind_record<JitCacheEntry>(m, "JitCacheEntry", "An entry of the on-disk JIT cache.");
     m.def(
         "jit_cache_entries",
         []() {
             nb::list out;
-            for (const auto& e : jit_cache_entries()) {
-                nb::dict d;
-                d["key"] = e.key;
-                d["kernel"] = e.kernel;
-                d["compiler"] = e.compiler;
-                d["bytes"] = e.bytes;
-                d["valid"] = e.valid;
-                d["library"] = e.library.string();
-                out.append(d);
-            }
+            for (auto& e : jit_cache_entries()) out.append(nb::cast(std::move(e)));
             return out;
         },
         "Entries of the on-disk JIT cache (<cache_dir>/jit).");

@@ -15,6 +15,7 @@
 #include "neuroperf/mkl_optimizer.hpp"
 #include "neuroperf/spectral.hpp"
 #include "neuroperf/version.hpp"
+#include "records.hpp"
 
 namespace neuroperf::py {
 namespace {
@@ -108,20 +109,18 @@ void bind_mkl(nb::module_& m) {
         "backends",
         [] {
             nb::list out;
-            for (const auto& b : default_context().backends()) {
-                nb::dict d;
-                d["name"] = b.name;
-                d["available"] = b.available;
-                d["version"] = b.version;
-                d["path"] = b.path;
-                d["threading"] = b.threading;
-                d["reason"] = b.reason;
-                d["routines"] = b.routines;
-                out.append(d);
-            }
+            for (auto& b : default_context().backends()) out.append(nb::cast(std::move(b)));
             return out;
         },
         "Every BLAS backend looked for, available or not, with version, path, threading and reason.");
+
+    bind_record<BackendInfo>(m, "BackendInfo", "One BLAS backend neuroperf looked for.");
+    bind_record<BenchmarkEntry>(m, "BenchmarkEntry", "One row of benchmark_performance().");
+    bind_record<BenchmarkReport>(m, "BenchmarkReport", "What benchmark_performance() measured.",
+                                 {"average_speedup", "max_speedup", "json"})
+        .def_prop_ro("average_speedup", &BenchmarkReport::average_speedup, "geometric mean of the rows' speed-ups")
+        .def_prop_ro("max_speedup", &BenchmarkReport::max_speedup, "the largest speed-up")
+        .def_prop_ro("json", &BenchmarkReport::to_json, "the report as Google Benchmark JSON");
 
     nb::class_<SpikeKernel>(m, "SpikeKernel",
                             "A causal synaptic kernel family sampled every dt (see ExponentialKernel, AlphaKernel).")
@@ -198,17 +197,8 @@ void bind_mkl(nb::module_& m) {
             }, c.m);
         });
 
-    nb::class_<SpectralRadius>(m, "SpectralRadius", "max |eigenvalue| with how it was verified; float(r) is the value.")
-        .def_ro("value", &SpectralRadius::value)
-        .def_ro("achieved_rel_accuracy", &SpectralRadius::achieved_rel_accuracy)
-        .def_ro("solves", &SpectralRadius::solves)
-        .def_ro("method", &SpectralRadius::method)
-        .def_ro("verification", &SpectralRadius::verification)
-        .def("__float__", [](const SpectralRadius& r) { return r.value; })
-        .def("__repr__", [](const SpectralRadius& r) {
-            return fmt::format("SpectralRadius(value={:.10g}, achieved_rel_accuracy={:.2g}, method='{}')", r.value,
-                               r.achieved_rel_accuracy, r.method);
-        });
+    bind_record<SpectralRadius>(m, "SpectralRadius", "max |eigenvalue| with how it was verified; float(r) is the value.")
+        .def("__float__", [](const SpectralRadius& r) { return r.value; });
 
     nb::class_<MKLOptimizer>(m, "_MKLOptimizer")
         .def(
@@ -421,27 +411,7 @@ void bind_mkl(nb::module_& m) {
                     nb::gil_scoped_release release;
                     r = opt.benchmark_performance(std::move(sizes), iterations, path);
                 }
-                nb::list entries;
-                for (const auto& e : r.entries) {
-                    nb::dict d;
-                    d["operation"] = e.operation;
-                    d["size"] = e.size;
-                    d["backend"] = e.backend;
-                    d["baseline"] = e.baseline;
-                    d["baseline_seconds"] = e.baseline_seconds;
-                    d["optimized_seconds"] = e.optimized_seconds;
-                    d["speedup"] = e.speedup;
-                    d["gflops"] = e.gflops;
-                    entries.append(d);
-                }
-                nb::dict out;
-                out["entries"] = entries;
-                out["threads"] = r.threads;
-                out["iterations"] = r.iterations;
-                out["average_speedup"] = r.average_speedup();
-                out["max_speedup"] = r.max_speedup();
-                out["json"] = r.to_json();
-                return out;
+                return nb::cast(std::move(r));
             },
             "matrix_sizes"_a, "num_iterations"_a, "output_path"_a)
         .def(

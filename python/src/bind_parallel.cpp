@@ -13,6 +13,7 @@
 #include "convert.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/parallel_processor.hpp"
+#include "records.hpp"
 
 namespace neuroperf::py {
 namespace {
@@ -50,51 +51,6 @@ void call_with_gil(nb::handle fn, std::size_t i, TaskErrors& errs) {
     }
     PyErr_SetObject(exc_task, err.ptr());
     throw nb::python_error();
-}
-
-nb::dict report_dict(const ParallelReport& r) {
-    nb::dict d;
-    d["operation"] = r.operation;
-    d["strategy"] = r.strategy;
-    d["workers"] = r.workers;
-    d["load_balanced"] = r.load_balanced;
-    nb::list tasks;
-    for (const auto& t : r.tasks) {
-        nb::dict td;
-        td["index"] = t.index;
-        td["worker"] = t.worker;
-        td["seconds"] = t.seconds;
-        td["estimated_cost"] = t.estimated_cost;
-        td["stolen"] = t.stolen;
-        tasks.append(td);
-    }
-    d["tasks"] = tasks;
-    d["worker_busy_seconds"] = r.worker_busy_seconds;
-    d["worker_thread_ids"] = r.worker_thread_ids;
-    d["wall_seconds"] = r.wall_seconds;
-    d["serial_seconds"] = r.serial_seconds;
-    d["speedup_estimate"] = r.speedup_estimate;
-    d["imbalance"] = r.imbalance;
-    d["scheduled_makespan"] = r.scheduled_makespan;
-    d["steals"] = r.steals;
-    d["pool_start_seconds"] = r.pool_start_seconds;
-    d["dispatch_overhead_seconds"] = r.dispatch_overhead_seconds;
-    d["summary"] = r.summary();
-    return d;
-}
-
-nb::dict stats_dict(const ParallelStats& s) {
-    nb::dict d;
-    d["calls"] = s.calls;
-    d["tasks"] = s.tasks;
-    d["steals"] = s.steals;
-    d["wall_seconds"] = s.wall_seconds;
-    d["serial_seconds"] = s.serial_seconds;
-    d["speedup"] = s.speedup;
-    d["mean_imbalance"] = s.mean_imbalance;
-    d["max_imbalance"] = s.max_imbalance;
-    d["last"] = s.last ? nb::object(report_dict(*s.last)) : nb::none();
-    return d;
 }
 
 // Inputs of a multi-modal call by data pointer, so that a Python core receives the very array
@@ -187,6 +143,15 @@ void bind_parallel(nb::module_& m) {
         }
     });
 
+    bind_record<TaskRecord>(m, "TaskRecord", "One task of a parallel call, as measured.");
+    bind_record<ParallelReport>(m, "ParallelReport", "Monitoring of one parallel call.", {"summary"})
+        .def_prop_ro("summary", &ParallelReport::summary, "a one-line summary");
+    bind_record<ParallelStats>(m, "ParallelStats", "Totals over every call of a processor, and the last call's report.");
+    bind_record<ParallelBenchmarkEntry>(m, "ParallelBenchmarkEntry", "One row of benchmark_parallel_performance().");
+    bind_record<ParallelBenchmarkReport>(m, "ParallelBenchmarkReport", "What benchmark_parallel_performance() measured.",
+                                         {"json"})
+        .def_prop_ro("json", &ParallelBenchmarkReport::to_json, "the report as Google Benchmark JSON");
+
     nb::class_<ReasoningCore>(m, "ReasoningCore", "A C++ reasoning core (see ReservoirReasoningCore).")
         .def_prop_ro("name", &ReasoningCore::name)
         .def("process", [](const ReasoningCore& c, nb::handle x) {
@@ -262,7 +227,7 @@ void bind_parallel(nb::module_& m) {
                 } catch (const TaskError& e) {
                     raise_task_error(e, &errs);
                 }
-                return report_dict(*rep);
+                return nb::cast(std::move(*rep));
             },
             "operation"_a, "costs"_a, "balance"_a, "fn"_a,
             "Runs fn(i) for every task on the workers (each call holds the GIL); returns the call's report.")
@@ -398,7 +363,7 @@ void bind_parallel(nb::module_& m) {
                 }
                 nb::list outs;
                 for (auto& a : r->outputs) outs.append(to_numpy(std::move(a)));
-                return nb::make_tuple(outs, report_dict(r->report));
+                return nb::make_tuple(outs, nb::cast(std::move(r->report)));
             },
             "reasoning_cores"_a, "input_data_list"_a, "load_balance"_a)
         .def(
@@ -409,26 +374,10 @@ void bind_parallel(nb::module_& m) {
                     nb::gil_scoped_release release;
                     r = pp.benchmark_parallel_performance(std::move(sizes), iterations, path);
                 }
-                nb::list entries;
-                for (const auto& e : r.entries) {
-                    nb::dict d;
-                    d["workload"] = e.workload;
-                    d["strategy"] = e.strategy;
-                    d["size"] = e.size;
-                    d["threads"] = e.threads;
-                    d["seconds"] = e.seconds;
-                    d["speedup"] = e.speedup;
-                    d["efficiency"] = e.efficiency;
-                    entries.append(d);
-                }
-                nb::dict out;
-                out["entries"] = entries;
-                out["iterations"] = r.iterations;
-                out["json"] = r.to_json();
-                return out;
+                return nb::cast(std::move(r));
             },
             "test_sizes"_a, "num_iterations"_a, "output_path"_a)
-        .def("get_performance_stats", [](const ParallelProcessor& pp) { return stats_dict(pp.get_performance_stats()); },
+        .def("get_performance_stats", [](const ParallelProcessor& pp) { return nb::cast(pp.get_performance_stats()); },
              "Totals over every call so far (calls, tasks, steals, wall/serial seconds, speedup, imbalance) and "
              "the last call's report.")
         .def("reset_performance_stats", &ParallelProcessor::reset_performance_stats);

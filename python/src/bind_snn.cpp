@@ -1,7 +1,8 @@
 // Bindings of the spiking network engine (neuroperf::Network, include/neuroperf/network.hpp).
 // The pure-Python layer (python/neuroperf/_snn.py) turns its keyword-only spec records into the
 // keyword calls below; every value is validated by the C++ library. run() releases the GIL and
-// hands its result vectors to NumPy without copies (each array owns its std::vector). Its
+// returns its SimulationResult as a record (records.hpp): the monitors' vectors are NumPy views of
+// the result's own memory, no copies. Its
 // progress hook (RunOptions::progress, on the calling thread) takes the GIL only for its call:
 // it runs the signal handlers (Ctrl-C raises KeyboardInterrupt there) and the user's callable;
 // a Python exception from either stops the run and is re-raised by run().
@@ -19,6 +20,7 @@
 #include "convert.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/network.hpp"
+#include "records.hpp"
 
 namespace neuroperf::py {
 namespace {
@@ -57,79 +59,29 @@ StateVariable parse_variable(const std::string& s) {
     throw ValueError(fmt::format("variables: expected names among 'v', 'g_e', 'g_i', got '{}'", s));
 }
 
-nb::dict memory_dict(const MemoryEstimate& m) {
-    nb::dict d;
-    d["synapses"] = m.synapses;
-    d["state"] = m.state;
-    d["monitors"] = m.monitors;
-    d["total"] = m.total();
-    return d;
-}
-
-nb::dict summary_dict(const SimulationSummary& s) {
-    nb::dict d;
-    d["neurons"] = s.neurons;
-    d["poisson_sources"] = s.poisson_sources;
-    d["synapses"] = s.synapses;
-    d["steps"] = s.steps;
-    d["duration_ms"] = s.duration_ms;
-    d["spikes"] = s.spikes;
-    d["mean_rate_hz"] = s.mean_rate_hz;
-    d["cv_isi"] = s.cv_isi;
-    d["synaptic_events"] = s.synaptic_events;
-    d["events_per_second"] = s.events_per_second;
-    d["loop_seconds"] = s.loop_seconds;
-    d["build_seconds"] = s.build_seconds;
-    d["compile_seconds"] = s.compile_seconds;
-    d["threads"] = s.threads;
-    d["jit_compiled"] = s.jit_compiled;
-    d["memory"] = memory_dict(s.memory);
-    return d;
-}
-
-nb::dict result_dict(SimulationResult&& r) {
-    nb::dict d;
-    d["dt"] = r.dt;
-    d["t_start_ms"] = r.t_start_ms;
-    nb::list spikes, rates, states;
-    for (SpikeMonitorData& s : r.spikes) {
-        nb::dict m;
-        m["population"] = s.population;
-        m["times_ms"] = vector_to_numpy(std::move(s.times_ms));
-        m["ids"] = vector_to_numpy(std::move(s.ids));
-        m["dropped"] = s.dropped;
-        spikes.append(m);
-    }
-    for (RateMonitorData& s : r.rates) {
-        nb::dict m;
-        m["population"] = s.population;
-        m["rate_hz"] = vector_to_numpy(std::move(s.rate_hz));
-        rates.append(m);
-    }
-    for (StateMonitorData& s : r.states) {
-        nb::dict m;
-        m["population"] = s.population;
-        nb::list vars;
-        for (StateVariable v : s.variables) vars.append(nb::str(state_variable_name(v)));
-        m["variables"] = vars;
-        const std::size_t samples = s.times_ms.size();
-        std::vector<std::size_t> shape{samples, s.variables.size(), s.neurons.size()};
-        std::vector<std::int64_t> neurons(s.neurons.begin(), s.neurons.end());
-        m["neurons"] = vector_to_numpy(std::move(neurons));
-        m["times_ms"] = vector_to_numpy(std::move(s.times_ms));
-        m["values"] = vector_to_numpy(std::move(s.values), shape);
-        states.append(m);
-    }
-    d["spikes"] = spikes;
-    d["rates"] = rates;
-    d["states"] = states;
-    d["summary"] = summary_dict(r.summary);
-    return d;
+void bind_records(nb::module_& m) {
+    bind_record<MemoryEstimate>(m, "MemoryEstimate", "Memory run() will use beyond what is already allocated (bytes).",
+                                {"total"})
+        .def_prop_ro("total", &MemoryEstimate::total, "synapses + state + monitors");
+    bind_record<SpikeMonitorData>(m, "SpikeMonitorData", "The spikes a spike monitor recorded in one run.");
+    bind_record<RateMonitorData>(m, "RateMonitorData", "The population rate a rate monitor recorded in one run.");
+    bind_record<StateMonitorData>(m, "StateMonitorData", "The variables a state monitor sampled in one run.")
+        .def_prop_ro(
+            "values",
+            [](nb::handle self) {  // the field as its 3-D shape (samples, variables, neurons)
+                auto& d = nb::cast<StateMonitorData&>(self);
+                std::size_t shape[3] = {d.times_ms.size(), d.variables.size(), d.neurons.size()};
+                return nb::cast(nb::ndarray<nb::numpy, float>(d.values.data(), 3, shape, self), nb::rv_policy::reference);
+            },
+            "samples × variables × neurons (float32)");
+    bind_record<SimulationSummary>(m, "SimulationSummary", "What one run() did.");
+    bind_record<SimulationResult>(m, "SimulationResult", "One run(): the monitors' data in order of addition, and the summary.");
 }
 
 }  // namespace
 
 void bind_snn(nb::module_& m) {
+    bind_records(m);
     nb::class_<Network>(m, "_Network", "neuroperf::Network (use neuroperf.Network)")
         .def(
             "__init__",
@@ -229,7 +181,7 @@ void bind_snn(nb::module_& m) {
                 return add_vogels_abbott(net, model, neurons, probability, spike_monitor);
             },
             "model"_a, "neurons"_a, "probability"_a, "spike_monitor"_a)
-        .def("memory_estimate", [](const Network& net, double duration_ms) { return memory_dict(net.memory_estimate(duration_ms)); },
+        .def("memory_estimate", [](const Network& net, double duration_ms) { return nb::cast(net.memory_estimate(duration_ms)); },
              "duration_ms"_a)
         .def(
             "run",
@@ -249,7 +201,7 @@ void bind_snn(nb::module_& m) {
                     nb::gil_scoped_release release;
                     r = net.run(duration_ms, ro);
                 }
-                return result_dict(std::move(r));
+                return nb::cast(std::move(r));
             },
             "duration_ms"_a, "progress"_a = nb::none(), "progress_interval"_a = 0.1)
         .def_prop_ro("time_ms", &Network::time_ms)

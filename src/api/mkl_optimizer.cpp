@@ -11,7 +11,9 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "api/gbench.hpp"
 #include "api/optimizer.hpp"
+#include "core/json_fields.hpp"
 #include "kernels/elementwise.hpp"
 #include "neuroperf/cpu.hpp"
 #include "neuroperf/files.hpp"
@@ -268,25 +270,26 @@ double BenchmarkReport::max_speedup() const {
 std::string BenchmarkReport::to_json() const {
     nlohmann::json rows = nlohmann::json::array();
     auto row = [&](const BenchmarkEntry& e, const std::string& impl, double seconds) {
-        std::string name = fmt::format("{}/{}/n={}/threads={}", e.operation, impl, e.size, threads);
-        double flops = 2.0 * static_cast<double>(e.size) * static_cast<double>(e.size) * static_cast<double>(e.size);
-        return nlohmann::json{{"name", name}, {"run_name", name}, {"run_type", "iteration"}, {"repetitions", 1},
-                              {"repetition_index", 0}, {"threads", 1}, {"iterations", iterations},
-                              {"real_time", seconds * 1e9}, {"cpu_time", seconds * 1e9}, {"time_unit", "ns"},
-                              {"GFLOPS", flops / seconds * 1e-9}, {"label", impl == "auto" ? e.backend : e.baseline}};
+        const double n = static_cast<double>(e.size);
+        auto r = api::gbench_row(fmt::format("{}/{}/n={}/threads={}", e.operation, impl, e.size, threads), seconds, iterations);
+        r["GFLOPS"] = 2.0 * n * n * n / seconds * 1e-9;
+        r["label"] = impl == "auto" ? e.backend : e.baseline;
+        return r;
     };
     for (const auto& e : entries) {
         rows.push_back(row(e, "auto", e.optimized_seconds));
         rows.push_back(row(e, e.baseline, e.baseline_seconds));
     }
-    const auto& cpu = cpu_info();
-    nlohmann::json ctx{{"library", "neuroperf"}, {"library_version", version()}, {"cpu_model", cpu.model_name},
-                       {"num_cpus", cpu.available_cpus}, {"threads", threads},
-                       {"average_speedup", average_speedup()}, {"max_speedup", max_speedup()}};
-    return nlohmann::json{{"context", ctx}, {"benchmarks", rows}}.dump(2);
+    return api::gbench_document(std::move(rows), {{"threads", threads},
+                                                  {"average_speedup", average_speedup()},
+                                                  {"max_speedup", max_speedup()},
+                                                  {"report", core::to_json_value(*this)}});
 }
 
 void BenchmarkReport::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json()); }
+
+NEUROPERF_INSTANTIATE_TO_JSON(BenchmarkEntry);
+NEUROPERF_INSTANTIATE_TO_JSON(BenchmarkReport);
 
 MKLOptimizer enable_mkl_optimization(MKLConfig config) {
     config.validate();

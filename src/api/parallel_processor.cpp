@@ -13,7 +13,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "api/gbench.hpp"
 #include "api/process_tasks.hpp"
+#include "core/json_fields.hpp"
 #include "neuroperf/cpu.hpp"
 #include "neuroperf/files.hpp"
 #include "neuroperf/hash_random.hpp"
@@ -434,19 +436,19 @@ ParallelBenchmarkReport ParallelProcessor::benchmark_parallel_performance(std::v
 std::string ParallelBenchmarkReport::to_json() const {
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& e : entries) {
-        std::string name = fmt::format("{}/{}/K=8/N={}/density=0.1/threads={}", e.workload, e.strategy, e.size, e.threads);
-        rows.push_back({{"name", name}, {"run_name", name}, {"run_type", "iteration"}, {"repetitions", 1},
-                        {"repetition_index", 0}, {"threads", 1}, {"iterations", iterations},
-                        {"real_time", e.seconds * 1e9}, {"cpu_time", e.seconds * 1e9}, {"time_unit", "ns"},
-                        {"speedup", e.speedup}, {"efficiency", e.efficiency}});
+        auto r = api::gbench_row(fmt::format("{}/{}/K=8/N={}/density=0.1/threads={}", e.workload, e.strategy, e.size, e.threads),
+                                 e.seconds, iterations);
+        r["speedup"] = e.speedup;
+        r["efficiency"] = e.efficiency;
+        rows.push_back(std::move(r));
     }
-    const auto& cpu = cpu_info();
-    nlohmann::json ctx{{"library", "neuroperf"}, {"library_version", version()}, {"cpu_model", cpu.model_name},
-                       {"num_cpus", cpu.available_cpus}};
-    return nlohmann::json{{"context", ctx}, {"benchmarks", rows}}.dump(2);
+    return api::gbench_document(std::move(rows), {{"report", core::to_json_value(*this)}});
 }
 
 void ParallelBenchmarkReport::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json()); }
+
+NEUROPERF_INSTANTIATE_TO_JSON(ParallelBenchmarkEntry);
+NEUROPERF_INSTANTIATE_TO_JSON(ParallelBenchmarkReport);
 
 ParallelProcessor enable_parallel_processing(ParallelConfig config) {
     return ParallelProcessor(std::move(config), default_context());

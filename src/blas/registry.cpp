@@ -14,6 +14,7 @@
 
 #include "blas/builtin_gemm.hpp"
 #include "blas/xsmm.hpp"
+#include "core/json_fields.hpp"
 #include "neuroperf/version.hpp"
 
 namespace neuroperf::blas {
@@ -335,5 +336,7 @@ int gemm_bucket(index_t m, index_t n, index_t k) {
     }
     return kGemmBuckets - 1;
 }
+
+NEUROPERF_INSTANTIATE_TO_JSON(BackendInfo);
 
 }  // namespace neuroperf

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 
 #include <unistd.h>
 
@@ -30,7 +31,10 @@ ProgressReporter::~ProgressReporter() {
 }
 
 void ProgressReporter::write(std::string_view text) const {
-    // Plain write(2): no stdio buffer to interleave with, retried on EINTR and short writes.
+    // What the program printed through stdio goes first; then plain write(2), retried on EINTR
+    // and short writes.
+    if (fd_ == STDOUT_FILENO) std::fflush(stdout);
+    if (fd_ == STDERR_FILENO) std::fflush(stderr);
     while (!text.empty()) {
         ssize_t n = ::write(fd_, text.data(), text.size());
         if (n < 0 && errno == EINTR) continue;

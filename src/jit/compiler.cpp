@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "core/json_fields.hpp"
+
 #include "jit/registry.hpp"
 #include "kernels/layout.hpp"
 #include "neuroperf/files.hpp"
@@ -70,5 +72,8 @@ JITCompiler enable_jit_compilation(JITConfig config) { return JITCompiler(config
 
 template LaidOutArray<float> JITCompiler::optimize_memory_layout<float>(ArrayView<const float>, const std::string&) const;
 template LaidOutArray<double> JITCompiler::optimize_memory_layout<double>(ArrayView<const double>, const std::string&) const;
+
+NEUROPERF_INSTANTIATE_TO_JSON(JitBenchmarkEntry);
+NEUROPERF_INSTANTIATE_TO_JSON(JitCacheEntry);
 
 }  // namespace neuroperf

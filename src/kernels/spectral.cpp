@@ -21,6 +21,7 @@
 #include <Spectra/GenEigsSolver.h>
 #include <fmt/format.h>
 
+#include "core/json_fields.hpp"
 #include "neuroperf/timer.hpp"
 
 namespace neuroperf::kernels {
@@ -492,3 +493,7 @@ NEUROPERF_INSTANTIATE(double)
 #undef NEUROPERF_INSTANTIATE
 
 }  // namespace neuroperf::kernels
+
+namespace neuroperf {
+NEUROPERF_INSTANTIATE_TO_JSON(SpectralRadius);
+}  // namespace neuroperf

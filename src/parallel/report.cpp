@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "core/json_fields.hpp"
+
 namespace neuroperf {
 
 TaskError::TaskError(std::size_t task_index, const std::string& message, std::exception_ptr original)
@@ -14,5 +16,9 @@ std::string ParallelReport::summary() const {
                        operation, tasks.size(), workers, strategy, load_balanced ? " (LPT)" : " (static)",
                        wall_seconds * 1e3, serial_seconds * 1e3, speedup_estimate, imbalance, steals);
 }
+
+NEUROPERF_INSTANTIATE_TO_JSON(TaskRecord);
+NEUROPERF_INSTANTIATE_TO_JSON(ParallelReport);
+NEUROPERF_INSTANTIATE_TO_JSON(ParallelStats);
 
 }  // namespace neuroperf

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/json_fields.hpp"
 #include "snn/network_impl.hpp"
 
 namespace neuroperf::snn {
@@ -90,3 +91,14 @@ void NetworkImpl::collect_results(SimulationResult& res, std::int64_t steps, int
 }
 
 }  // namespace neuroperf::snn
+
+namespace neuroperf {
+
+NEUROPERF_INSTANTIATE_TO_JSON(MemoryEstimate);
+NEUROPERF_INSTANTIATE_TO_JSON(SpikeMonitorData);
+NEUROPERF_INSTANTIATE_TO_JSON(RateMonitorData);
+NEUROPERF_INSTANTIATE_TO_JSON(StateMonitorData);
+NEUROPERF_INSTANTIATE_TO_JSON(SimulationSummary);
+NEUROPERF_INSTANTIATE_TO_JSON(SimulationResult);
+
+}  // namespace neuroperf
