@@ -24,12 +24,12 @@ struct ProcessOptions {
     /// A descriptor to become the child's stdout (≥ 0); wins over stdout_file.
     int stdout_fd = -1;
     /// Non-empty: stdout goes to this file (created 0644 if needed, truncated unless `append`).
-    std::filesystem::path stdout_file;
+    std::filesystem::path stdout_file{};
     bool append = false;
     /// stderr goes where stdout goes (else it is inherited).
     bool stderr_to_stdout = false;
     /// Non-empty: the child's whole environment ("NAME=value" entries); empty: the parent's.
-    std::vector<std::string> environment;
+    std::vector<std::string> environment{};
 };
 
 /// What became of a child.
