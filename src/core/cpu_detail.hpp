@@ -1,4 +1,4 @@
-// Private helpers of the CPU probe (cpu.cpp, peak.cpp): pure parsers of the kernel's text files
+// Private helpers of the CPU probe (cpu.cpp, cpu_files.cpp, peak.cpp): pure parsers of the kernel's text files
 // and file-tree readers that take their root as an argument, so tests can feed synthetic input.
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace neuroperf::detail {
+namespace neuroperf::core {
 
 /// cgroup v2 `cpu.max` ("<quota> <period>" or "max <period>") -> CPUs; 0 = unlimited;
 /// nullopt when malformed. "150000 100000" -> 1.5.
@@ -75,4 +75,4 @@ std::optional<std::string> read_text_file(const std::string& path);
 /// Removes leading and trailing white space and collapses inner runs of spaces to one.
 std::string squeeze_spaces(std::string_view text);
 
-}  // namespace neuroperf::detail
+}  // namespace neuroperf::core

@@ -21,7 +21,7 @@
 #endif
 
 namespace neuroperf {
-namespace detail {
+namespace core {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -219,7 +219,7 @@ double measure_triad_gbs(int threads, std::size_t total_bytes, double budget_s) 
 }
 
 }  // namespace
-}  // namespace detail
+}  // namespace core
 
 PeakMeasurement measure_peak(int threads) {
     if (threads < 0)
@@ -228,9 +228,9 @@ PeakMeasurement measure_peak(int threads) {
     const CpuInfo& info = cpu_info();
     PeakMeasurement result;
     result.threads = threads == 0 ? available_cpus() : threads;
-    result.fp32_gflops_per_core = detail::measure_fp32_gflops(info.isa, 0.25);
+    result.fp32_gflops_per_core = core::measure_fp32_gflops(info.isa, 0.25);
     result.memory_bandwidth_gbs =
-        detail::measure_triad_gbs(result.threads, detail::stream_bytes(info), 0.35);
+        core::measure_triad_gbs(result.threads, core::stream_bytes(info), 0.35);
     return result;
 }
 

@@ -131,6 +131,7 @@ std::string descriptor_key(const Descriptor& d) {
 
 /// Tries to load a cache entry `key` in `dir` (ownership, record, size and checksum checked
 /// before dlopen, ABI version and embedded key after). Empty outcome + reason on failure.
+/// (jit/cache_files.cpp, with the rest of the cache's file handling.)
 KernelOutcome load_entry(const std::filesystem::path& dir, const std::string& key, const std::string& entry,
                          std::string& reason);
 

@@ -20,7 +20,7 @@
 #endif
 
 namespace np = neuroperf;
-namespace nd = neuroperf::detail;
+namespace nd = neuroperf::core;
 namespace fs = std::filesystem;
 
 namespace {
