@@ -13,6 +13,7 @@
 
 #include "api/gbench.hpp"
 #include "api/optimizer.hpp"
+#include "core/bench_args.hpp"
 #include "core/json_fields.hpp"
 #include "kernels/elementwise.hpp"
 #include "neuroperf/cpu.hpp"
@@ -236,9 +237,7 @@ void bench_gemm(const MKLOptimizer& opt, index_t n, int iterations, BenchmarkRep
 
 BenchmarkReport MKLOptimizer::benchmark_performance(std::vector<index_t> matrix_sizes, int num_iterations,
                                                     const std::filesystem::path& output_path) const {
-    if (num_iterations < 1) throw ValueError(fmt::format("num_iterations: expected >= 1, got {}", num_iterations));
-    for (index_t n : matrix_sizes)
-        if (n < 1) throw ValueError(fmt::format("matrix_sizes: expected sizes >= 1, got {}", n));
+    core::check_benchmark_arguments(matrix_sizes, "matrix_sizes", num_iterations);
     BenchmarkReport report;
     report.threads = num_threads();
     report.iterations = num_iterations;
@@ -290,6 +289,13 @@ void BenchmarkReport::save(const std::filesystem::path& path) const { write_file
 
 NEUROPERF_INSTANTIATE_TO_JSON(BenchmarkEntry);
 NEUROPERF_INSTANTIATE_TO_JSON(BenchmarkReport);
+
+MKLOptimizer api::single_thread_optimizer(const Context& ctx) {
+    MKLConfig cfg;
+    cfg.num_threads = 1;
+    cfg.thread_affinity = "none";
+    return MKLOptimizer(cfg, ctx);
+}
 
 MKLOptimizer enable_mkl_optimization(MKLConfig config) {
     config.validate();

@@ -13,6 +13,10 @@ inline runtime::CallScope call_scope(const MKLOptimizer& opt, int threads, doubl
     return runtime::CallScope(opt.config().enable_fast_math, opt.config().thread_affinity, threads, work);
 }
 
+/// An optimizer on `ctx` with one thread and no pinning: what runs inside a parallel task or a
+/// worker process (the parallelism is the caller's).
+MKLOptimizer single_thread_optimizer(const Context& ctx);
+
 /// Whether `opt` logs (its config or its context is verbose); check before formatting.
 inline bool logs(const MKLOptimizer& opt) { return runtime::logs(opt.context(), opt.config().verbose); }
 /// Writes `message` to the log sink of `opt`'s context.

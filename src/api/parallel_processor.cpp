@@ -15,9 +15,11 @@
 
 #include "api/gbench.hpp"
 #include "api/process_tasks.hpp"
+#include "core/bench_args.hpp"
 #include "core/json_fields.hpp"
 #include "neuroperf/cpu.hpp"
 #include "neuroperf/files.hpp"
+#include "api/optimizer.hpp"
 #include "neuroperf/hash_random.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 #include "neuroperf/stats.hpp"
@@ -48,13 +50,6 @@ const char* kProcessKinds =
     "the process strategy runs named task kinds only: parallel_reservoir_computation (CSR or dense reservoirs on "
     "shared-memory weights), parallel_multi_modal_reasoning with ReservoirReasoningCore cores, and "
     "parallel_spike_processing with a ProcessPlugin (shared library + extern \"C\" symbol)";
-
-MKLOptimizer single_thread_optimizer(const Context& ctx) {
-    MKLConfig cfg;
-    cfg.num_threads = 1;
-    cfg.thread_affinity = "none";
-    return MKLOptimizer(cfg, ctx);
-}
 
 }  // namespace
 
@@ -265,7 +260,7 @@ static std::vector<Array<T>> reservoirs_on_threads(const ParallelProcessor& pp, 
                                                    const std::vector<ArrayView<const T>>& w_in, const WList& w,
                                                    const std::vector<ArrayView<const T>>& inputs,
                                                    const ReservoirOptions<T>& options, const std::vector<double>& costs) {
-    auto opt = single_thread_optimizer(pp.context());
+    auto opt = api::single_thread_optimizer(pp.context());
     // Resolve the 1-thread GEMM choice (may load or run a calibration) before the workers start.
     (void)opt.backend_for<T>(64, 64, 64);
     std::vector<Array<T>> out(states.size());
@@ -284,7 +279,7 @@ std::vector<Array<T>> ParallelProcessor::parallel_reservoir_computation(const st
     auto costs = check_reservoirs<T>(reservoir_states, input_weights, reservoir_weights, input_spikes_list);
     if (config_.parallel_strategy == "process") {
         // Workers load the 1-thread GEMM choice from the calibration cache this resolves.
-        (void)single_thread_optimizer(context_).backend_for<T>(64, 64, 64);
+        (void)api::single_thread_optimizer(context_).backend_for<T>(64, 64, 64);
         auto r = api::run_reservoirs_in_processes<T>(*this, state_->pool, reservoir_states, input_weights, reservoir_weights,
                                                           input_spikes_list, options, costs);
         record(*state_, r.report, config_, context_);
@@ -338,7 +333,7 @@ MultiModalResult ParallelProcessor::parallel_multi_modal_reasoning(
     }
     MultiModalResult res;
     if (config_.parallel_strategy == "process") {
-        (void)single_thread_optimizer(context_).backend_for<float>(64, 64, 64);
+        (void)api::single_thread_optimizer(context_).backend_for<float>(64, 64, 64);
         auto r = api::run_reasoning_in_processes(*this, state_->pool, reasoning_cores, input_data_list, load_balance, costs);
         res.outputs = std::move(r.outputs);
         res.report = std::move(r.report);
@@ -392,9 +387,7 @@ BenchReservoirs bench_reservoirs(index_t n, int k_count, index_t steps, index_t 
 
 ParallelBenchmarkReport ParallelProcessor::benchmark_parallel_performance(std::vector<index_t> test_sizes, int num_iterations,
                                                                           const std::filesystem::path& output_path) const {
-    if (num_iterations < 1) throw ValueError(fmt::format("num_iterations: expected >= 1, got {}", num_iterations));
-    for (index_t n : test_sizes)
-        if (n < 1) throw ValueError(fmt::format("test_sizes: expected sizes >= 1, got {}", n));
+    core::check_benchmark_arguments(test_sizes, "test_sizes", num_iterations);
     constexpr int kReservoirs = 8;
     constexpr index_t kSteps = 20, kDim = 10;
     ParallelBenchmarkReport rep;

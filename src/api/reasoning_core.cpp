@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "api/optimizer.hpp"
 #include "neuroperf/hash_random.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 #include "neuroperf/parallel_processor.hpp"
@@ -15,13 +16,6 @@ namespace {
 
 double sym(std::uint64_t seed, std::uint64_t stream, std::uint64_t i) {
     return hash_to_symmetric(splitmix64(seed ^ (stream << 48) ^ i));
-}
-
-MKLOptimizer one_thread(const Context& ctx) {
-    MKLConfig cfg;
-    cfg.num_threads = 1;
-    cfg.thread_affinity = "none";
-    return MKLOptimizer(cfg, ctx);
 }
 
 }  // namespace
@@ -89,7 +83,7 @@ ArrayView<const float> as_sequence(ArrayView<const float> input, index_t d, cons
 
 Array<float> ReservoirReasoningCore::process(ArrayView<const float> input) const {
     auto u = as_sequence(input, spec_.input_dim, name_);
-    auto opt = one_thread(context_);
+    auto opt = api::single_thread_optimizer(context_);
     Array<float> x0({spec_.reservoir_size});
     ReservoirOptions<float> ro;
     ro.leak_rate = spec_.leak_rate;

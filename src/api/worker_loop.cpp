@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "api/optimizer.hpp"
 #include "neuroperf/export.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 #include "neuroperf/parallel_processor.hpp"
@@ -48,13 +49,6 @@ struct State {
     }
 };
 
-MKLOptimizer one_thread(const Context& ctx) {
-    MKLConfig cfg;
-    cfg.num_threads = 1;
-    cfg.thread_affinity = "none";
-    return MKLOptimizer(cfg, ctx);
-}
-
 template <class T>
 void run_reservoir_task(State& st, const ReservoirDesc& d) {
     auto& seg = st.segment;
@@ -75,7 +69,7 @@ void run_reservoir_task(State& st, const ReservoirDesc& d) {
     o.leak_rate = static_cast<T>(d.leak);
     o.activation = static_cast<Activation>(d.activation);
     if (d.bias >= 0) o.bias = ArrayView<const T>(seg.at<const T>(d.bias), {d.n});
-    auto opt = one_thread(st.context(d.backend, d.calibrate != 0));
+    auto opt = api::single_thread_optimizer(st.context(d.backend, d.calibrate != 0));
     Array<T> states = opt.run_reservoir<T>(x0, w_in, w, u, o);
     std::memcpy(seg.at<T>(d.out), states.data(), static_cast<std::size_t>(states.size()) * sizeof(T));
 }

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "core/bench_args.hpp"
 #include "jit/registry.hpp"
 #include "neuroperf/hash_random.hpp"
 #include "neuroperf/jit_compiler.hpp"
@@ -29,9 +30,7 @@ double seconds(F&& f) {
 }  // namespace
 
 std::vector<JitBenchmarkEntry> JITCompiler::benchmark_jit_performance(std::vector<index_t> test_sizes, int num_iterations) const {
-    if (num_iterations < 1) throw ValueError(fmt::format("num_iterations: expected ≥ 1, got {}", num_iterations));
-    for (auto n : test_sizes)
-        if (n < 1 || n > 1000000) throw ValueError(fmt::format("test_sizes: expected sizes in 1..1000000, got {}", n));
+    core::check_benchmark_arguments(test_sizes, "test_sizes", num_iterations, 1000000);
     std::vector<JitBenchmarkEntry> rows;
     auto quiet = [this] {
         ContextOptions o;

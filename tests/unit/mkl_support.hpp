@@ -13,7 +13,10 @@
 
 namespace neuroperf::mkl_test {
 
+using test_support::EnvGuard;
+using test_support::expect_throw_msg;
 using test_support::quiet_opts;
+using test_support::TempDir;
 
 inline MKLOptimizer make_opt(MKLConfig cfg = {}) { return MKLOptimizer(std::move(cfg), make_context(quiet_opts())); }
 

@@ -17,6 +17,10 @@
 
 namespace neuroperf::reservoir_test {
 
+using test_support::IsaGuard;
+using test_support::isas_here;
+using FloatTypes = ::testing::Types<float, double>;
+
 using LD = long double;
 
 inline MKLOptimizer make_opt(int threads = 1, const std::string& precision = "high") {

@@ -29,10 +29,6 @@
 
 namespace fs = std::filesystem;
 using namespace neuroperf;
-using neuroperf::test_support::EnvGuard;
-using neuroperf::test_support::TempDir;
-using neuroperf::test_support::quiet_opts;
-using neuroperf::test_support::expect_throw_msg;
 
 using namespace neuroperf::mkl_test;
 

@@ -18,9 +18,11 @@
 
 #include "neuroperf/mkl_optimizer.hpp"
 #include "neuroperf/parallel_processor.hpp"
+#include "parallel_support.hpp"
 #include "test_support.hpp"
 
 using namespace neuroperf;
+using namespace neuroperf::parallel_test;
 using test_support::EnvGuard;
 using test_support::expect_throw_msg;
 using test_support::quiet_opts;
@@ -65,22 +67,6 @@ std::vector<pid_t> worker_children() {
         if (ppid == ::getpid() && comm.starts_with("neuroperf-work")) out.push_back(static_cast<pid_t>(std::stol(name)));
     }
     return out;
-}
-
-template <class T>
-Array<T> filled(std::initializer_list<index_t> shape, std::uint64_t seed, double scale = 1.0) {
-    Array<T> a(shape);
-    std::uint64_t s = seed;
-    for (index_t i = 0; i < a.size(); ++i) {
-        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-        a.data()[i] = static_cast<T>(scale * (static_cast<double>(s >> 11) * 0x1.0p-53 * 2.0 - 1.0));
-    }
-    return a;
-}
-
-template <class T>
-bool bit_equal(const Array<T>& a, const Array<T>& b) {
-    return a.size() == b.size() && a.rank() == b.rank() && std::memcmp(a.data(), b.data(), sizeof(T) * static_cast<std::size_t>(a.size())) == 0;
 }
 
 const ProcessPlugin kPlugin{NEUROPERF_TEST_PLUGIN_PATH, "neuroperf_test_cumsum"};

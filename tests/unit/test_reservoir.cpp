@@ -24,12 +24,8 @@ using namespace neuroperf::reservoir_test;
 
 namespace {
 
-using test_support::IsaGuard;
-using test_support::isas_here;
-
 template <class T>
 class ReservoirTyped : public ::testing::Test {};
-using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(ReservoirTyped, FloatTypes);
 
 TYPED_TEST(ReservoirTyped, DenseAndCsrMatchNaive) {
