@@ -1,4 +1,4 @@
-// Question: what does the seed's MKLOptimizer call cost on top of the GEMM it dispatches to?
+// Question: what does the API's MKLOptimizer call cost on top of the GEMM it dispatches to?
 // Compares, at small n where it matters, the kernel from Context::gemm (dispatched once) with
 // matrix_multiply_into under fast math on (FTZ/DAZ set and restored per call) and off.
 #include <benchmark/benchmark.h>

@@ -1,4 +1,4 @@
-"""Shared helpers of the seed's benchmark scripts: timing (median of repeats), machine facts,
+"""Shared helpers of the API's benchmark scripts: timing (median of repeats), machine facts,
 atomic JSON output and the speed-up plot."""
 from __future__ import annotations
 

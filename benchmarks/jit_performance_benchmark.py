@@ -1,4 +1,4 @@
-"""JIT benchmark (the seed's benchmarks/jit_performance_benchmark.py), on neuroperf.
+"""JIT benchmark (the API's benchmarks/jit_performance_benchmark.py), on neuroperf.
 
 From Python: cold compile time of a kernel (a fresh cache), warm load from the disk cache in a new
 process, in-process lookup, and the compiled kernels against the ahead-of-time (AOT) kernels and

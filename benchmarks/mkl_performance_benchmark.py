@@ -1,4 +1,4 @@
-"""MKL optimizer benchmark (the seed's benchmarks/mkl_performance_benchmark.py), on neuroperf.
+"""MKL optimizer benchmark (the API's benchmarks/mkl_performance_benchmark.py), on neuroperf.
 
 Times every MKLOptimizer operation from Python against what a Python user would otherwise write
 (numpy, scipy, ReservoirPy when installed) on the same inputs, checks that the answers agree, and
@@ -53,7 +53,7 @@ def main() -> None:
     def t(fn):
         return median_time(fn, repeat, min_time)
 
-    # Matrix multiply (the seed's matrix_sizes) against numpy's a @ b.
+    # Matrix multiply (the API's matrix_sizes) against numpy's a @ b.
     sizes = [64, 256] if args.quick else [100, 500, 1000, 2000]
     for dt in (np.float32, np.float64):
         for n in sizes:

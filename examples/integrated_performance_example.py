@@ -1,4 +1,4 @@
-"""Integrated example (the seed's examples/integrated_performance_example.py): all three
+"""Integrated example (the API's examples/integrated_performance_example.py): all three
 components on one liquid-state-machine pipeline.
 
   JIT      a spiking "liquid" of leaky integrate-and-fire neurons driven by an input signal,

@@ -1,9 +1,9 @@
-"""JIT compilation example (the seed's examples/jit_compilation_example.py), on neuroperf.
+"""JIT compilation example (the API's examples/jit_compilation_example.py), on neuroperf.
 
 1. A leaky integrate-and-fire network step compiled for its constants: the Vogels-Abbott CUBA
    network (4,000 neurons, 2% connectivity) simulated for 200 ms (1 s without --quick), the
    compiled kernel against the ahead-of-time one (same spikes, bit for bit).
-2. A FIR convolution kernel with its taps baked in, and the seed's no-argument form that
+2. A FIR convolution kernel with its taps baked in, and the API's no-argument form that
    specialises itself per call signature (like a Numba @njit function).
 3. Memory layouts for cache-friendly access, and what the compiler cache holds.
 
@@ -72,7 +72,7 @@ def main() -> None:
     err = np.max(np.abs(y[0] - np.convolve(signal[0], taps, "same")))
     print(f"FIR kernel ({taps.size} taps baked in, compiled: {fir.is_compiled}): {y.shape}, max error vs "
           f"np.convolve {err:.1e}")
-    lazy = compiler.compile_convolution_kernel()  # the seed's call: specialises on first use
+    lazy = compiler.compile_convolution_kernel()  # the API's call: specialises on first use
     np.testing.assert_allclose(lazy(signal, taps, "same"), y)
 
     # 3. Memory layout and the cache.

@@ -1,4 +1,4 @@
-"""MKL optimizer example (the seed's examples/mkl_optimization_example.py), on neuroperf.
+"""MKL optimizer example (the API's examples/mkl_optimization_example.py), on neuroperf.
 
 Builds a spiking-input echo state network end to end with MKLOptimizer: a sparse reservoir scaled
 to spectral radius 0.9, spike trains filtered by an exponential synaptic kernel, the reservoir run

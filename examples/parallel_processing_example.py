@@ -1,4 +1,4 @@
-"""Parallel processing example (the seed's examples/parallel_processing_example.py), on neuroperf.
+"""Parallel processing example (the API's examples/parallel_processing_example.py), on neuroperf.
 
 1. Spike batches processed by a Python function on the thread strategy (the function calls a
    neuroperf kernel, which releases the GIL, so the batches really run side by side).

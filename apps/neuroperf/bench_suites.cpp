@@ -59,7 +59,7 @@ void add_gemm_rows(Suite& suite, const Context& ctx, const std::vector<index_t>&
                                                   in->c.data(), n);
                                        });
                                    }});
-            // mkl_optimizer: the seed's call, with its shape checks and per-call thread setup.
+            // mkl_optimizer: the API's call, with its shape checks and per-call thread setup.
             suite.cases.push_back({fmt::format("{}/mkl_optimizer/{}", op, params), flops,
                                    fmt::format("-> {}", opt->backend_for<T>(n, n, n)), [opt, n] {
                                        auto in = gemm_inputs<T>(n);

@@ -1,5 +1,5 @@
 // The execution context: threads, BLAS backends and their choice, cache directory, logging.
-// Every resource travels in a Context; nothing else in neuroperf is global. The seed's
+// Every resource travels in a Context; nothing else in neuroperf is global. The
 // enable_*() helpers use default_context(). A context is immutable once made: its options are
 // fixed (make another context for other options), and settings that belong to one object, such
 // as MKLConfig::verbose, stay on that object.

@@ -19,7 +19,7 @@ struct SpikeKernel {
     index_t length = 0;
 };
 
-/// The seed's kernel family objects.
+/// The kernel family objects (ExponentialKernel(tau, dt), AlphaKernel(tau, dt)).
 NEUROPERF_API SpikeKernel ExponentialKernel(double tau, double dt, index_t length = 0);
 NEUROPERF_API SpikeKernel AlphaKernel(double tau, double dt, index_t length = 0);
 

@@ -1,4 +1,4 @@
-// The seed's JITCompiler: kernels specialised at run time for the caller's sizes, constants and
+// JITCompiler: kernels specialised at run time for the caller's sizes, constants and
 // CPU, compiled once by the system C++ compiler, cached on disk and reused across runs, with the
 // generic ahead-of-time (AOT) kernel as the fallback when no compiler is usable.
 //
@@ -29,7 +29,7 @@
 
 namespace neuroperf {
 
-/// As the seed's JITConfig.
+/// The compiler's configuration.
 struct JITConfig {
     /// false: every kernel is the AOT kernel (is_compiled() false), no compiler is run.
     bool enable_jit = true;
@@ -276,7 +276,7 @@ private:
     Context context_;
 };
 
-/// A compiler on default_context() (the seed's helper).
+/// A compiler on default_context() (the API's helper).
 NEUROPERF_API JITCompiler enable_jit_compilation(JITConfig config = {});
 
 /// Entries of the JIT cache in `dir` (default: <cache_dir()>/jit).

@@ -1,4 +1,4 @@
-// The seed's MKLOptimizer: BLAS-backed operations for spike and reservoir workloads, on the
+// MKLOptimizer: BLAS-backed operations for spike and reservoir workloads, on the
 // fastest backend present (MKL, OpenBLAS, BLIS, libxsmm or the builtin GEMM).
 //
 //   auto opt = neuroperf::enable_mkl_optimization();
@@ -24,7 +24,7 @@
 
 namespace neuroperf {
 
-/// Configuration, as the seed's MKLConfig. validate() (called by MKLOptimizer) throws
+/// The optimizer's configuration. validate() (called by MKLOptimizer) throws
 /// ValueError naming the field, the accepted values and the value given.
 struct NEUROPERF_API MKLConfig {
     /// Threads for the BLAS and our kernels; 0 = the context's (auto) count.
@@ -222,7 +222,7 @@ private:
     Context context_;
 };
 
-/// An optimizer on default_context() (the seed's helper).
+/// An optimizer on default_context() (the API's helper).
 NEUROPERF_API MKLOptimizer enable_mkl_optimization(MKLConfig config = {});
 
 /// Reservoir initialisation: scales `matrix` in place by rho / ρ(matrix), so that its spectral

@@ -1,4 +1,4 @@
-// The seed's ParallelProcessor: spike batches, reservoirs and multi-modal reasoning cores run
+// ParallelProcessor: spike batches, reservoirs and multi-modal reasoning cores run
 // in parallel on OpenMP threads (strategy "thread") or worker processes (strategy "process"),
 // scheduled longest-processing-time first with work stealing, and monitored per call.
 //
@@ -33,7 +33,7 @@
 
 namespace neuroperf {
 
-/// Configuration, as the seed's ParallelConfig. validate() throws ValueError naming the field,
+/// The processor's configuration. validate() throws ValueError naming the field,
 /// what is accepted and the value given.
 struct NEUROPERF_API ParallelConfig {
     /// Workers. 0 = the context's count (OMP_NUM_THREADS if set, else the CPUs of the affinity
@@ -245,7 +245,7 @@ private:
     std::shared_ptr<detail::ParallelState> state_;
 };
 
-/// A processor on default_context() (the seed's helper).
+/// A processor on default_context() (the API's helper).
 NEUROPERF_API ParallelProcessor enable_parallel_processing(ParallelConfig config = {});
 
 // --- implementation of the template -------------------------------------------------------

@@ -1,6 +1,6 @@
 """neuroperf: a performance layer for spiking networks and reservoir computing.
 
-The seed's API (MKLOptimizer, ParallelProcessor, JITCompiler and the enable_*() helpers) and
+The API (MKLOptimizer, ParallelProcessor, JITCompiler and the enable_*() helpers) and
 the spiking network engine (Network), backed by the C++ library. See docs/guide/python.md.
 """
 

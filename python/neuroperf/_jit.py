@@ -12,7 +12,7 @@ from ._config import _Config, resolve_config
 
 
 class JITConfig(_Config):
-    """The seed's JITConfig.
+    """The compiler's configuration (JITConfig).
 
     enable_jit: False = every kernel is the ahead-of-time (AOT) kernel, no compiler runs;
     cache_compiled_functions: keep compiled kernels in <cache_dir>/jit for later runs;
@@ -136,7 +136,7 @@ class LazyMatmulKernel(_LazyKernels):
 
 
 class JITCompiler(_core._JITCompiler):
-    """The seed's JITCompiler. Kernels are compiled once per (constants, dtype, flags, compiler,
+    """JITCompiler. Kernels are compiled once per (constants, dtype, flags, compiler,
     CPU) and cached on disk; with no usable compiler the AOT kernel is returned (one warning,
     kernel.is_compiled False), so code written against it always runs."""
 
@@ -168,7 +168,7 @@ class JITCompiler(_core._JITCompiler):
     def compile_convolution_kernel(self, taps=None, signal_length: int | None = None, mode: str = "valid",
                                    dtype: str | None = None):
         """numpy.convolve(x, taps, mode) with taps, signal length and mode baked in: kernel(x) for
-        x of shape (signal_length,) or (channels, signal_length). With no arguments (the seed's
+        x of shape (signal_length,) or (channels, signal_length). With no arguments (the API's
         call): a LazyConvolutionKernel, kernel(x, taps, mode), compiling per new signature."""
         if taps is None and signal_length is None:
             return LazyConvolutionKernel(self)
@@ -182,7 +182,7 @@ class JITCompiler(_core._JITCompiler):
         """The fused echo-state-network step x' = (1-a)x + a f(W_in u + W x + b) with N, D, leak,
         activation, weight format (dense or CSR) and bias baked in: kernel(state, input_weights,
         reservoir_weights, input, bias=None) updates state in place, bit-identical to
-        MKLOptimizer.reservoir_update_inplace without fast math. With no arguments (the seed's
+        MKLOptimizer.reservoir_update_inplace without fast math. With no arguments (the API's
         call): a LazyReservoirUpdateKernel that compiles per call signature."""
         if num_neurons is None:
             return LazyReservoirUpdateKernel(self)
@@ -192,7 +192,7 @@ class JITCompiler(_core._JITCompiler):
     def compile_matrix_multiply_kernel(self, M: int | None = None, N: int | None = None, K: int | None = None,
                                        dtype: str = "float64"):
         """C = A @ B for one shape (M x K times K x N): libxsmm's JIT when every dimension is <= 64,
-        else the fastest GEMM for the shape; kernel(a, b) returns C. With no arguments (the seed's
+        else the fastest GEMM for the shape; kernel(a, b) returns C. With no arguments (the API's
         call): a LazyMatmulKernel that compiles per shape."""
         if M is None and N is None and K is None:
             return LazyMatmulKernel(self)
@@ -210,5 +210,5 @@ class JITCompiler(_core._JITCompiler):
 
 
 def enable_jit_compilation(config: JITConfig | None = None, **kwargs) -> JITCompiler:
-    """A JITCompiler on the process's default context (the seed's helper)."""
+    """A JITCompiler on the process's default context (the API's helper)."""
     return JITCompiler(config, **kwargs)

@@ -12,7 +12,7 @@ from ._config import _Config, resolve_config
 
 
 class MKLConfig(_Config):
-    """The seed's MKLConfig.
+    """The optimizer's configuration (MKLConfig).
 
     num_threads: threads for the BLAS and the kernels (None = CPUs available to the process,
         honouring OMP_NUM_THREADS); thread_affinity: "balanced" | "compact" | "scatter" | "none";
@@ -44,7 +44,7 @@ class MKLConfig(_Config):
 
 
 class MKLOptimizer(_core._MKLOptimizer):
-    """The seed's MKLOptimizer. Every method takes NumPy arrays (float32/float64, any strides,
+    """MKLOptimizer. Every method takes NumPy arrays (float32/float64, any strides,
     views without copies), objects with __dlpack__ (JAX, PyTorch) or array-likes, and returns
     NumPy arrays that own their C++ buffer (no copy; optimize_matrix_multiply writes into a NumPy
     array, or into out=). The GIL is released while kernels run.
@@ -87,7 +87,7 @@ class MKLOptimizer(_core._MKLOptimizer):
 
 
 def enable_mkl_optimization(config: MKLConfig | None = None, **kwargs) -> MKLOptimizer:
-    """An MKLOptimizer on the process's default context (the seed's helper)."""
+    """An MKLOptimizer on the process's default context (the API's helper)."""
     return MKLOptimizer(config, **kwargs)
 
 

@@ -1,4 +1,4 @@
-"""The parallel processing component: ParallelProcessor with the seed's strategies (see
+"""The parallel processing component: ParallelProcessor with its strategies (see
 docs/guide/python_parallel.md)."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _jax_available() -> bool:
 
 
 class ParallelConfig(_Config):
-    """The seed's ParallelConfig.
+    """The processor's configuration (ParallelConfig).
 
     num_threads: workers (None = CPUs available, honouring OMP_NUM_THREADS);
     parallel_strategy: "thread" (OpenMP threads; Python callables hold the GIL only while they
@@ -92,7 +92,7 @@ def _call(func, batch, kwargs):  # module level: picklable for the process pool
 
 
 class ParallelProcessor(_core._ParallelProcessor):
-    """The seed's ParallelProcessor (see ParallelConfig for the strategies)."""
+    """ParallelProcessor (see ParallelConfig for the strategies)."""
 
     def __init__(self, config: ParallelConfig | None = None, **kwargs):
         config = resolve_config("ParallelProcessor", ParallelConfig, config, kwargs)
@@ -216,5 +216,5 @@ class ParallelProcessor(_core._ParallelProcessor):
 
 
 def enable_parallel_processing(config: ParallelConfig | None = None, **kwargs) -> ParallelProcessor:
-    """A ParallelProcessor on the process's default context (the seed's helper)."""
+    """A ParallelProcessor on the process's default context (the API's helper)."""
     return ParallelProcessor(config, **kwargs)

@@ -1,4 +1,4 @@
-// ParallelProcessor: configuration, monitoring, and the seed's three parallel calls on top of
+// ParallelProcessor: configuration, monitoring, and the three parallel calls on top of
 // the executor (src/parallel/executor.cpp) and the process pool (src/parallel/process_pool.cpp,
 // task kinds in process_tasks.cpp).
 #include "neuroperf/parallel_processor.hpp"

@@ -288,7 +288,7 @@ Registry::Registry() {
          {"/usr/lib/x86_64-linux-gnu/blis-openmp/libblis.so.4", "libblis.so.4", "libblis.so"}},
         &load_blis));
     backends_.push_back(xsmm::make_backend());
-    // MKL is opened after the others (see dlopen_flags) but listed first: the seed's preference.
+    // MKL is opened after the others (see dlopen_flags) but listed first: the API's preference.
     backends_.insert(backends_.begin(), make_dlopen_backend(
         {"mkl", {"libmkl_rt.so.3", "libmkl_rt.so.2", "libmkl_rt.so"}, {"libmkl_rt.so.3", "libmkl_rt.so.2", "libmkl_rt.so"}},
         &load_mkl));

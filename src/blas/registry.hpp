@@ -45,7 +45,7 @@ struct Backend {
     void apply_threads(int threads) const;
 };
 
-/// All backends looked for, in the seed's preference order (mkl, openblas, blis), then libxsmm,
+/// All backends looked for, in the API's preference order (mkl, openblas, blis), then libxsmm,
 /// then builtin (always available). Search rules:
 ///  - NEUROPERF_<NAME>_LIBRARY=/path/lib.so: only that file for that backend;
 ///  - NEUROPERF_LIBRARY_PATH=dir1:dir2: only these directories for every dlopen'ed backend

@@ -1,4 +1,4 @@
-// The seed's JITCompiler: its context, cache directory and compiler, and the on-disk cache's
+// JITCompiler: its context, cache directory and compiler, and the on-disk cache's
 // maintenance. The kernels it compiles are in spike_kernel.cpp, conv_kernel.cpp,
 // reservoir_kernel.cpp and matmul_kernel.cpp; its benchmark in benchmark.cpp.
 #include "neuroperf/jit_compiler.hpp"

@@ -1,4 +1,4 @@
-// Uses the installed headers and library: a 2×2 product through the seed's API.
+// Uses the installed headers and library: a 2×2 product through the API's API.
 #include <cstdio>
 
 #include <neuroperf/mkl_optimizer.hpp>

@@ -1,4 +1,4 @@
-"""The seed's examples and benchmark scripts run as a user runs them (their --quick size)."""
+"""The examples and benchmark scripts run as a user runs them (their --quick size)."""
 import json
 import subprocess
 import sys

@@ -1,4 +1,4 @@
-"""neuroperf.JITCompiler from Python: compiled kernels against AOT kernels and numpy, the seed's
+"""neuroperf.JITCompiler from Python: compiled kernels against AOT kernels and numpy, the API's
 no-argument calls, the cache, the fallback without a compiler, memory layouts and errors."""
 import json
 import math

@@ -1,4 +1,4 @@
-"""neuroperf.ParallelProcessor from Python: the seed's calls with Python callables and C++ cores,
+"""neuroperf.ParallelProcessor from Python: the API's calls with Python callables and C++ cores,
 every strategy, ordering, exceptions, bit-identity, monitoring and configuration errors."""
 import os
 import threading

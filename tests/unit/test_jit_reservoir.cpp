@@ -150,7 +150,7 @@ TEST(JitReservoir, DefaultsStridedStateNanAndFallback) {
     TempDir dir;
     auto ctx = quiet_context(dir.path());
     JITCompiler jit(JITConfig{}, ctx), aot(JITConfig{.enable_jit = false}, ctx);
-    auto k = jit.compile_reservoir_update_kernel();  // the seed's no-argument call: N = 100, D = 1, double
+    auto k = jit.compile_reservoir_update_kernel();  // the API's no-argument call: N = 100, D = 1, double
     ASSERT_TRUE(k.is_compiled()) << k.fallback_reason();
     EXPECT_EQ(k.spec().num_neurons, 100);
     EXPECT_NE(k.source().find("N=100"), std::string::npos);
