@@ -8,8 +8,8 @@
 # cmake/check_layers.cmake checks the rest at build time: public headers by owning layer,
 # no "../" escapes, apps/ and python/ on public headers only.
 #
-# The shared library libneuroperf.so is every layer linked whole (src/CMakeLists.txt); tests,
-# micro-benchmarks and the worker link the layers themselves.
+# The shared library libneuroperf.so is the objects of every layer (src/CMakeLists.txt); tests and
+# micro-benchmarks link the layers themselves (the worker executable links libneuroperf.so).
 
 # Layers, bottom first. A layer may use the ones before it in this list.
 set(NEUROPERF_LAYERS core blas kernels runtime jit parallel snn api)

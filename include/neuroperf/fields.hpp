@@ -99,4 +99,4 @@ inline constexpr std::size_t member_count = detail::aggregate_arity<S>();
 #define NEUROPERF_CHECK_FIELDS(...)                                                                         \
     static_assert(std::is_aggregate_v<__VA_ARGS__> &&                                                   \
                       ::neuroperf::field_count<__VA_ARGS__> == ::neuroperf::member_count<__VA_ARGS__>, \
-                  "neuroperf::Fields<" #__VA_ARGS__ ">::list must name every member, in order")
+                  "neuroperf::Fields<" #__VA_ARGS__ ">::list must name as many fields as the struct has members")

@@ -24,6 +24,7 @@
 #include "neuroperf/export.hpp"
 #include "neuroperf/fields.hpp"
 #include "neuroperf/kernel_specs.hpp"
+#include "neuroperf/progress.hpp"
 #include "neuroperf/reservoir.hpp"
 #include "neuroperf/sparse.hpp"
 
@@ -261,8 +262,9 @@ public:
 
     /// Cold compile, warm loads (disk, memory) and kernel time of the compiled against the AOT
     /// spike processing kernel for each N, medians of `num_iterations`.
+    /// `progress` (optional) is called after each size of each part.
     std::vector<JitBenchmarkEntry> benchmark_jit_performance(std::vector<index_t> test_sizes = {100, 500, 1000},
-                                                             int num_iterations = 5) const;
+                                                             int num_iterations = 5, const ProgressFn& progress = {}) const;
 
     /// The directory compiled kernels go to (<cache_dir>/jit, or a private temporary directory
     /// when that is not writable or caching is off).

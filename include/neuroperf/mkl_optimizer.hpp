@@ -21,6 +21,7 @@
 #include "neuroperf/spectral.hpp"
 #include "neuroperf/export.hpp"
 #include "neuroperf/fields.hpp"
+#include "neuroperf/progress.hpp"
 
 namespace neuroperf {
 
@@ -205,10 +206,12 @@ public:
 
     /// Times sgemm and dgemm of n×n matrices for each n, median of `num_iterations` calls, on
     /// the chosen backend ("optimized") against the builtin GEMM ("baseline"). `output_path`
-    /// non-empty: also writes the report as JSON there.
+    /// non-empty: also writes the report as JSON there. `progress` (optional) is called after
+    /// each size and type.
     BenchmarkReport benchmark_performance(std::vector<index_t> matrix_sizes = {100, 500, 1000, 2000},
                                           int num_iterations = 10,
-                                          const std::filesystem::path& output_path = {}) const;
+                                          const std::filesystem::path& output_path = {},
+                                          const ProgressFn& progress = {}) const;
 
     /// The backend the next optimize_matrix_multiply of this size would use.
     template <class T>

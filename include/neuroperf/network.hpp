@@ -277,7 +277,8 @@ class NetworkImpl;
 
 /// A spiking network. Describe it (add_*), then run(); run() may be called again to continue
 /// (state, time and delayed spikes carry over; the structure is frozen by the first run).
-/// Not thread-safe itself; run() uses options.num_threads threads internally.
+/// Not thread-safe itself; run() uses options.num_threads threads internally (0: the context's
+/// thread count).
 class NEUROPERF_API Network {
 public:
     /// A network on `context` (threads when options.num_threads is 0, the JIT's kernel cache,

@@ -28,6 +28,7 @@
 #include "neuroperf/export.hpp"
 #include "neuroperf/fields.hpp"
 #include "neuroperf/parallel_report.hpp"
+#include "neuroperf/progress.hpp"
 #include "neuroperf/reservoir.hpp"
 #include "neuroperf/sparse.hpp"
 
@@ -224,9 +225,11 @@ public:
     /// Speed-up and efficiency at 1..num_threads() threads for K=8 CSR reservoirs (density 0.1,
     /// 20 steps) of each size in test_sizes, median of num_iterations calls, on the thread
     /// strategy (and the process strategy when built). output_path non-empty: JSON written there.
+    /// `progress` (optional) is called after each row.
     ParallelBenchmarkReport benchmark_parallel_performance(std::vector<index_t> test_sizes = {100, 500, 1000},
                                                            int num_iterations = 5,
-                                                           const std::filesystem::path& output_path = {}) const;
+                                                           const std::filesystem::path& output_path = {},
+                                                           const ProgressFn& progress = {}) const;
 
     /// Totals over every call so far, and the last call's report.
     ParallelStats get_performance_stats() const;

@@ -8,12 +8,19 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
 #include "neuroperf/export.hpp"
 
 namespace neuroperf {
+
+/// Progress of a long call (the benchmark methods): called on the calling thread between units
+/// of work with the fraction done in [0, 1] and what was just finished; the last call has
+/// fraction 1. An exception it throws stops the work and propagates from the call (nothing
+/// partial is returned or written).
+using ProgressFn = std::function<void(double fraction, std::string_view detail)>;
 
 class NEUROPERF_API ProgressReporter {
 public:

@@ -200,10 +200,14 @@ class JITCompiler(_core._JITCompiler):
             raise _core.TypeError("compile_matrix_multiply_kernel: give M, N and K, or none of them")
         return self._matmul_kernel(str(np.dtype(dtype)), int(M), int(N), int(K))
 
-    def benchmark_jit_performance(self, test_sizes=(100, 500, 1000), num_iterations: int = 5) -> dict:
+    def benchmark_jit_performance(self, test_sizes=(100, 500, 1000), num_iterations: int = 5, progress=False) -> dict:
         """Cold compile, warm loads (disk, memory) and compiled-vs-AOT kernel times: {row name:
-        median seconds}, rows as `neuroperf bench --suite jit` names them."""
-        return self._benchmark_jit_performance([int(n) for n in test_sizes], int(num_iterations))
+        median seconds}, rows as `neuroperf bench --suite jit` names them.
+
+        progress: False (default) or None shows nothing; True draws a progress bar on stderr (a
+        line per 10% when stderr is not a terminal); a callable(fraction, detail) is called after
+        each size of each part. Ctrl-C, or an exception from the callable, stops the benchmark and propagates."""
+        return self._benchmark_jit_performance([int(n) for n in test_sizes], int(num_iterations), progress)
 
     def __repr__(self):
         return f"JITCompiler({self._config!r})"

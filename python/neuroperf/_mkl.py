@@ -73,14 +73,19 @@ class MKLOptimizer(_core._MKLOptimizer):
         return w, v
 
     def benchmark_performance(self, matrix_sizes=(100, 500, 1000, 2000), num_iterations: int = 10,
-                              output_path: str | os.PathLike | None = None) -> dict:
+                              output_path: str | os.PathLike | None = None, progress=False) -> dict:
         """Times sgemm/dgemm n x n on the chosen backend ("optimized") against the builtin GEMM
         ("baseline"), median of num_iterations calls each. Returns {"entries": [{operation, size,
         backend, baseline, baseline_seconds, optimized_seconds, speedup, gflops}, ...], "threads",
         "iterations", "average_speedup" (geometric mean), "max_speedup", "json" (Google Benchmark
-        JSON text)}; the JSON is also written atomically to output_path when given."""
+        JSON text)}; the JSON is also written atomically to output_path when given.
+
+        progress: False (default) or None shows nothing; True draws a progress bar on stderr (a
+        line per 10% when stderr is not a terminal); a callable(fraction, detail) is called after
+        each row. Ctrl-C, or an exception from the callable, stops the benchmark and propagates."""
         sizes = [int(n) for n in matrix_sizes]
-        return self._benchmark_performance(sizes, int(num_iterations), os.fspath(output_path) if output_path else "")
+        return self._benchmark_performance(sizes, int(num_iterations), os.fspath(output_path) if output_path else "",
+                                           progress)
 
     def __repr__(self):
         return f"MKLOptimizer({self._config!r})"

@@ -194,12 +194,16 @@ class ParallelProcessor(_core._ParallelProcessor):
         return MultiModalResult(outputs, report)
 
     def benchmark_parallel_performance(self, test_sizes=(100, 500, 1000), num_iterations: int = 5,
-                                       output_path: str | os.PathLike | None = None) -> dict:
+                                       output_path: str | os.PathLike | None = None, progress=False) -> dict:
         """Speed-up and efficiency at 1..num_threads threads for K=8 CSR reservoirs of each size
         (median of num_iterations): {"entries": [{workload, strategy, size, threads, seconds,
-        speedup, efficiency}], "iterations", "json"}; the JSON is also written to output_path."""
+        speedup, efficiency}], "iterations", "json"}; the JSON is also written to output_path.
+
+        progress: False (default) or None shows nothing; True draws a progress bar on stderr (a
+        line per 10% when stderr is not a terminal); a callable(fraction, detail) is called after
+        each row. Ctrl-C, or an exception from the callable, stops the benchmark and propagates."""
         return self._benchmark_parallel_performance([int(n) for n in test_sizes], int(num_iterations),
-                                                    os.fspath(output_path) if output_path else "")
+                                                    os.fspath(output_path) if output_path else "", progress)
 
     def close(self) -> None:
         """Shuts down the process pool, if one was started (also done at exit)."""

@@ -237,15 +237,17 @@ class Network(_core._Network):
         """Runs round(duration_ms / dt) steps (GIL released). neuroperf.ValueError for a negative
         duration or a memory estimate over memory_limit_bytes (before allocating anything).
 
-        progress: None or a callable(steps_done, steps_total), called on this thread with the GIL
-        between steps: when at least `progress_interval` seconds (>= 0; 0 = every step) of wall
-        time have passed since the loop started or the previous call returned, and once at the end
-        with (steps_total, steps_total). An exception it raises, or Ctrl-C (KeyboardInterrupt,
-        checked at the same rate with or without a callable), stops the run after at most one
-        more step and propagates from run(); the network then stays consistent at `time_ms`
-        (run() again continues from there) and the stopped run's records are dropped."""
-        if progress is not None and not callable(progress):
-            raise _core.TypeError(f"run: progress: expected a callable(steps_done, steps_total) or None, "
+        progress: None or False shows nothing; True draws a progress bar on stderr (the CLI's;
+        a line per 10% when stderr is not a terminal); a callable(steps_done, steps_total) is
+        called on this thread with the GIL between steps: when at least `progress_interval`
+        seconds (>= 0; 0 = every step) of wall time have passed since the loop started or the
+        previous call returned, and once at the end with (steps_total, steps_total). An exception
+        it raises, or Ctrl-C (KeyboardInterrupt, checked at the same rate whatever `progress`
+        is), stops the run after at most one more step and propagates from run(); the network
+        then stays consistent at `time_ms` (run() again continues from there) and the stopped
+        run's records are dropped."""
+        if progress is not None and not isinstance(progress, bool) and not callable(progress):
+            raise _core.TypeError(f"run: progress: expected True, False, None or a callable(steps_done, steps_total), "
                                   f"got {type(progress).__name__}")
         if isinstance(progress_interval, bool) or not isinstance(progress_interval, _NUM):
             raise _core.TypeError(f"run: progress_interval: expected a number of seconds >= 0, "

@@ -10,6 +10,7 @@
 
 #include "bindings.hpp"
 #include "convert.hpp"
+#include "progress.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/jit_compiler.hpp"
 #include "records.hpp"
@@ -425,17 +426,19 @@ void bind_jit(nb::module_& m) {
             "(tiles, 4096)) layout, 64-byte aligned; the array itself when it already is.")
         .def(
             "_benchmark_jit_performance",
-            [](const JITCompiler& jit, std::vector<index_t> sizes, int iterations) {
+            [](const JITCompiler& jit, std::vector<index_t> sizes, int iterations, nb::object progress) {
+                PyProgress report(std::move(progress), "benchmark_jit_performance", "fraction, detail");
                 std::vector<JitBenchmarkEntry> rows;
                 {
                     nb::gil_scoped_release release;
-                    rows = jit.benchmark_jit_performance(std::move(sizes), iterations);
+                    rows = jit.benchmark_jit_performance(std::move(sizes), iterations, report.function());
                 }
+                report.finish();
                 nb::dict out;
                 for (const auto& r : rows) out[r.name.c_str()] = r.seconds;
                 return out;
             },
-            "test_sizes"_a, "num_iterations"_a)
+            "test_sizes"_a, "num_iterations"_a, "progress"_a.none())
         .def_prop_ro("cache_directory", [](const JITCompiler& jit) { return jit.cache_directory().string(); })
         .def_prop_ro("compiler_description", &JITCompiler::compiler_description);
 

@@ -9,6 +9,7 @@
 
 #include "bindings.hpp"
 #include "convert.hpp"
+#include "progress.hpp"
 #include "neuroperf/blas.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/files.hpp"
@@ -405,15 +406,17 @@ void bind_mkl(nb::module_& m) {
             "Verified max |eigenvalue| of a square dense, neuroperf.CsrMatrix or scipy.sparse matrix.")
         .def(
             "_benchmark_performance",
-            [](const MKLOptimizer& opt, std::vector<index_t> sizes, int iterations, const std::string& path) {
+            [](const MKLOptimizer& opt, std::vector<index_t> sizes, int iterations, const std::string& path, nb::object progress) {
+                PyProgress report(std::move(progress), "benchmark_performance", "fraction, detail");
                 BenchmarkReport r;
                 {
                     nb::gil_scoped_release release;
-                    r = opt.benchmark_performance(std::move(sizes), iterations, path);
+                    r = opt.benchmark_performance(std::move(sizes), iterations, path, report.function());
                 }
+                report.finish();
                 return nb::cast(std::move(r));
             },
-            "matrix_sizes"_a, "num_iterations"_a, "output_path"_a)
+            "matrix_sizes"_a, "num_iterations"_a, "output_path"_a, "progress"_a.none())
         .def(
             "backend_for",
             [](const MKLOptimizer& opt, index_t m_, index_t n, index_t k, const std::string& dtype) {

@@ -11,6 +11,7 @@
 
 #include "bindings.hpp"
 #include "convert.hpp"
+#include "progress.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/parallel_processor.hpp"
 #include "records.hpp"
@@ -368,15 +369,17 @@ void bind_parallel(nb::module_& m) {
             "reasoning_cores"_a, "input_data_list"_a, "load_balance"_a)
         .def(
             "_benchmark_parallel_performance",
-            [](const ParallelProcessor& pp, std::vector<index_t> sizes, int iterations, const std::string& path) {
+            [](const ParallelProcessor& pp, std::vector<index_t> sizes, int iterations, const std::string& path, nb::object progress) {
+                PyProgress report(std::move(progress), "benchmark_parallel_performance", "fraction, detail");
                 ParallelBenchmarkReport r;
                 {
                     nb::gil_scoped_release release;
-                    r = pp.benchmark_parallel_performance(std::move(sizes), iterations, path);
+                    r = pp.benchmark_parallel_performance(std::move(sizes), iterations, path, report.function());
                 }
+                report.finish();
                 return nb::cast(std::move(r));
             },
-            "test_sizes"_a, "num_iterations"_a, "output_path"_a)
+            "test_sizes"_a, "num_iterations"_a, "output_path"_a, "progress"_a.none())
         .def("get_performance_stats", [](const ParallelProcessor& pp) { return nb::cast(pp.get_performance_stats()); },
              "Totals over every call so far (calls, tasks, steals, wall/serial seconds, speedup, imbalance) and "
              "the last call's report.")

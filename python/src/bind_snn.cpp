@@ -3,9 +3,10 @@
 // keyword calls below; every value is validated by the C++ library. run() releases the GIL and
 // returns its SimulationResult as a record (records.hpp): the monitors' vectors are NumPy views of
 // the result's own memory, no copies. Its
-// progress hook (RunOptions::progress, on the calling thread) takes the GIL only for its call:
-// it runs the signal handlers (Ctrl-C raises KeyboardInterrupt there) and the user's callable;
-// a Python exception from either stops the run and is re-raised by run().
+// progress hook (RunOptions::progress, on the calling thread; progress.hpp) takes the GIL only
+// for its call: it runs the signal handlers (Ctrl-C raises KeyboardInterrupt there) and the
+// user's callable or the bar; a Python exception from either stops the run and is re-raised by
+// run().
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,7 @@
 
 #include "bindings.hpp"
 #include "convert.hpp"
+#include "progress.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/network.hpp"
 #include "records.hpp"
@@ -186,21 +188,17 @@ void bind_snn(nb::module_& m) {
         .def(
             "run",
             [](Network& net, double duration_ms, nb::object progress, double progress_interval) {
-                if (!progress.is_none() && !PyCallable_Check(progress.ptr()))
-                    raise_type_error(fmt::format("progress: expected a callable(steps_done, steps_total) or None, got {}",
-                                                 Py_TYPE(progress.ptr())->tp_name));
+                PyProgress report(std::move(progress), "run", "steps_done, steps_total");
                 RunOptions ro;
                 ro.progress_interval_seconds = progress_interval;
-                ro.progress = [&progress](std::int64_t done, std::int64_t total) {
-                    nb::gil_scoped_acquire acquire;
-                    if (PyErr_CheckSignals() != 0) throw nb::python_error();  // KeyboardInterrupt, ...
-                    if (!progress.is_none()) progress(done, total);           // raises nb::python_error
-                };
+                // Called with or without a display: the signal check stops a run on Ctrl-C.
+                ro.progress = [&report](std::int64_t done, std::int64_t total) { report.steps(done, total); };
                 SimulationResult r;
                 {
                     nb::gil_scoped_release release;
                     r = net.run(duration_ms, ro);
                 }
+                report.finish();
                 return nb::cast(std::move(r));
             },
             "duration_ms"_a, "progress"_a = nb::none(), "progress_interval"_a = 0.1)

@@ -236,14 +236,17 @@ void bench_gemm(const MKLOptimizer& opt, index_t n, int iterations, BenchmarkRep
 }  // namespace
 
 BenchmarkReport MKLOptimizer::benchmark_performance(std::vector<index_t> matrix_sizes, int num_iterations,
-                                                    const std::filesystem::path& output_path) const {
+                                                    const std::filesystem::path& output_path, const ProgressFn& progress) const {
     core::check_benchmark_arguments(matrix_sizes, "matrix_sizes", num_iterations);
     BenchmarkReport report;
     report.threads = num_threads();
     report.iterations = num_iterations;
+    const double units = 2.0 * static_cast<double>(matrix_sizes.size());
     for (index_t n : matrix_sizes) {
         bench_gemm<float>(*this, n, num_iterations, report);
+        if (progress) progress(static_cast<double>(report.entries.size()) / units, fmt::format("sgemm n={}", n));
         bench_gemm<double>(*this, n, num_iterations, report);
+        if (progress) progress(static_cast<double>(report.entries.size()) / units, fmt::format("dgemm n={}", n));
         if (api::logs(*this)) {
             const auto& s = report.entries[report.entries.size() - 2];
             api::emit(*this, fmt::format("benchmark n={}: sgemm {} {:.1f} GFLOP/s, {:.2f}x over builtin", n, s.backend, s.gflops, s.speedup));

@@ -386,7 +386,8 @@ BenchReservoirs bench_reservoirs(index_t n, int k_count, index_t steps, index_t 
 }  // namespace
 
 ParallelBenchmarkReport ParallelProcessor::benchmark_parallel_performance(std::vector<index_t> test_sizes, int num_iterations,
-                                                                          const std::filesystem::path& output_path) const {
+                                                                          const std::filesystem::path& output_path,
+                                                                          const ProgressFn& progress) const {
     core::check_benchmark_arguments(test_sizes, "test_sizes", num_iterations);
     constexpr int kReservoirs = 8;
     constexpr index_t kSteps = 20, kDim = 10;
@@ -394,6 +395,7 @@ ParallelBenchmarkReport ParallelProcessor::benchmark_parallel_performance(std::v
     rep.iterations = num_iterations;
     std::vector<std::string> strategies{"thread"};
     if (parallel::process_strategy_built()) strategies.push_back("process");
+    const double rows = static_cast<double>(test_sizes.size() * strategies.size()) * num_threads();
     for (index_t n : test_sizes) {
         auto b = bench_reservoirs(n, kReservoirs, kSteps, kDim);
         std::vector<ArrayView<const float>> x0, w_in, u;
@@ -419,6 +421,8 @@ ParallelBenchmarkReport ParallelProcessor::benchmark_parallel_performance(std::v
                 double s = median(secs);
                 if (t == 1) one = s;
                 rep.entries.push_back({"reservoirs", strategy, n, t, s, one / s, one / s / t});
+                if (progress)
+                    progress(static_cast<double>(rep.entries.size()) / rows, fmt::format("{} n={} threads={}", strategy, n, t));
             }
         }
     }

@@ -29,9 +29,15 @@ double seconds(F&& f) {
 
 }  // namespace
 
-std::vector<JitBenchmarkEntry> JITCompiler::benchmark_jit_performance(std::vector<index_t> test_sizes, int num_iterations) const {
+std::vector<JitBenchmarkEntry> JITCompiler::benchmark_jit_performance(std::vector<index_t> test_sizes, int num_iterations,
+                                                                      const ProgressFn& progress) const {
     core::check_benchmark_arguments(test_sizes, "test_sizes", num_iterations, 1000000);
     std::vector<JitBenchmarkEntry> rows;
+    const double units = 2.0 * static_cast<double>(test_sizes.size());
+    double done = 0;
+    auto report = [&](std::string_view part, index_t n) {
+        if (progress) progress(++done / units, fmt::format("{} N={}", part, n));
+    };
     auto quiet = [this] {
         ContextOptions o;
         o.calibrate = false;
@@ -65,10 +71,12 @@ std::vector<JitBenchmarkEntry> JITCompiler::benchmark_jit_performance(std::vecto
         }
         std::error_code ec;
         std::filesystem::remove_all(cache, ec);
-        if (!compiled) continue;  // no compiler: only the AOT row is meaningful
-        rows.push_back({fmt::format("compile/spike_processing/cold/N={}", n), median(cold)});
-        rows.push_back({fmt::format("load/spike_processing/warm_disk/N={}", n), median(disk)});
-        rows.push_back({fmt::format("load/spike_processing/warm_memory/N={}", n), median(memory)});
+        if (compiled) {  // no compiler: only the AOT row is meaningful
+            rows.push_back({fmt::format("compile/spike_processing/cold/N={}", n), median(cold)});
+            rows.push_back({fmt::format("load/spike_processing/warm_disk/N={}", n), median(disk)});
+            rows.push_back({fmt::format("load/spike_processing/warm_memory/N={}", n), median(memory)});
+        }
+        report("compile", n);
     }
     // Kernel time: 100 steps of a recurrent network, 100 synapses per neuron (or N).
     for (index_t n : test_sizes) {
@@ -106,6 +114,7 @@ std::vector<JitBenchmarkEntry> JITCompiler::benchmark_jit_performance(std::vecto
                 }) / steps);
             rows.push_back({fmt::format("spike_processing/{}/N={}", use_jit ? "jit" : "aot", n), median(times)});
         }
+        report("kernel", n);
     }
     return rows;
 }

@@ -41,7 +41,6 @@ std::string tail_lines(const std::string& s, std::size_t max_chars) {
     return "..." + s.substr(s.size() - max_chars);
 }
 
-// A temporary file name in dir; the file exists (empty) on return.
 }  // namespace
 
 Registry::Registry(fs::path cache_root, std::function<void(std::string_view)> log, bool context_verbose)

@@ -22,47 +22,30 @@ namespace {
 
 std::string bc(double x) { return fmt::format("bc({})", hex_literal(x)); }
 
-// The activation on one vector of 8 pre-activations (double for both T, as the AOT step),
-// kernels/vmath.hpp's formulas at the grade the AOT step uses for T and precision: Grade::high
-// (double, "high"), else f32 / ep (exp degree 8) or low (12). Both sides of each select are
+// The activation on one vector of 8 pre-activations (double for both T, as the AOT step), for
+// the kernels that generate it inline: relu, identity, and tanh / sigmoid under fast math (the
+// strict ones call the AOT step's own activation, see `helper` below). kernels/vmath.hpp's
+// low-grade formulas, exp of degree 8 (float32 or "ep") or 12. Both sides of each select are
 // computed, as in the AOT's if-converted loop; the selects pick exactly one of them.
-std::string activation_source(Activation f, kernels::Precision p, bool is_double, bool fastmath) {
+std::string fastmath_activation_source(Activation f, kernels::Precision p, bool is_double) {
     if (f == Activation::identity) return "";
     if (f == Activation::relu) return "INL D act(D x) { return x < 0.0 ? bc(0.0) : x; }\n";  // NaN stays NaN
-    const bool high = is_double && p == kernels::Precision::high && !fastmath;
-    const int degree = high ? 13 : (!is_double || p == kernels::Precision::ep) ? 8 : 12;
-    // e^x as vmath::exp_core: two factors for 2^k at degree 13 ("high", results into the
-    // subnormals), one below (the same value for the arguments the activations pass: |k| ≤ 1022).
-    std::string s = exp_source({.name = "vexp", .vector = true, .degree = degree, .two_factor = degree == 13,
-                                .clamp = 0, .fastmath = fastmath});
+    const int degree = (!is_double || p == kernels::Precision::ep) ? 8 : 12;
+    // e^x as vmath::exp_core with one factor for 2^k (the arguments passed here have |k| ≤ 1022).
+    std::string s = exp_source({.name = "vexp", .vector = true, .degree = degree, .two_factor = false, .clamp = 0, .fastmath = true});
     s += "INL D act(D x) {\n    const D a = x < 0.0 ? -x : x;\n";
     if (f == Activation::tanh) {
+        const double* c = kernels::vmath::kTanhTaylor;
         s += "    const D ac = a > 20.0 ? bc(20.0) : a;\n"
              "    const D e = vexp(2.0 * ac);\n"
              "    const D big = 1.0 - 2.0 / (e + 1.0);\n"
              "    const D a2 = ac * ac;\n";
-        if (high) {
-            constexpr int last = kernels::vmath::kTanhPolyLen - 1;
-            s += fmt::format("    D s = {};\n", bc(kernels::vmath::kTanhPoly[last]));
-            for (int i = last - 1; i >= 0; --i) s += fmt::format("    s = fmad(s, a2, {});\n", bc(kernels::vmath::kTanhPoly[i]));
-            s += fmt::format("    const D small = fmad(ac, a2 * s, ac);\n    D r = ac < {} ? small : big;\n",
-                             hex_literal(kernels::vmath::kTanhSmall));
-        } else {
-            const double* c = kernels::vmath::kTanhTaylor;
-            s += fmt::format("    D s = {};\n", bc(c[6]));
-            for (int i = 5; i >= 0; --i) s += fmt::format("    s = fmad(s, a2, {});\n", bc(c[i]));
-            s += "    D r = ac < 0.125 ? ac * s : big;\n";
-        }
+        s += fmt::format("    D s = {};\n", bc(c[6]));
+        for (int i = 5; i >= 0; --i) s += fmt::format("    s = fmad(s, a2, {});\n", bc(c[i]));
+        s += "    D r = ac < 0.125 ? ac * s : big;\n";
         // copysign(r, x)
         s += "    r = (D)(((U)r & 0x7fffffffffffffffULL) | ((U)x & 0x8000000000000000ULL));\n"
              "    return x != x ? x : r;\n}\n";
-    } else if (high) {
-        const double lo = 745.133219101941108420;  // −log(2^-1075): below, e^x rounds to 0
-        s += fmt::format("    D e = vexp(-(a > {0} ? {1} : a));\n"
-                         "    e = a > {0} ? bc(0.0) : e;\n"
-                         "    const D r = (x < 0.0 ? e : bc(1.0)) / (1.0 + e);\n"
-                         "    return x != x ? x : r;\n}}\n",
-                         hex_literal(lo), bc(lo));
     } else {
         s += "    const D e = vexp(-(a > 708.0 ? bc(708.0) : a));\n"
              "    const D s = 1.0 / (1.0 + e);\n"
@@ -105,6 +88,10 @@ std::string rows_source(const std::string& name, int rows, std::int64_t n, int l
 }
 
 }  // namespace
+
+bool reservoir_uses_avx512() {
+    return kernels::kernel_isa() == kernels::KernelIsa::avx512;
+}
 
 bool reservoir_aot_uses_fma() {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -184,7 +171,8 @@ std::string source(const ReservoirKernelDescriptor& desc, const std::string& ent
     // bits by construction, and a quarter less for the compiler (267 -> 203 M instructions at
     // N = 500). Fast math and relu are generated inline.
     const bool helper = !fastmath && (spec.activation == Activation::tanh || spec.activation == Activation::sigmoid);
-    if (!helper) src += activation_source(spec.activation, kernels::parse_precision(spec.precision, "ReservoirKernelSpec.precision"), is_double, fastmath);
+    if (!helper)
+        src += fastmath_activation_source(spec.activation, kernels::parse_precision(spec.precision, "ReservoirKernelSpec.precision"), is_double);
     const int tv = fma ? (is_double ? 4 : 8) : 1;
     // Rows per group: R rows share each load of x while W is cache-resident (≤ 8 MB); a larger
     // W streams from memory, where one row at a time measured faster.
@@ -229,11 +217,11 @@ INL T csr_row(i64 lo, i64 hi, const i32* __restrict col, const T* __restrict val
 }}
 )",
                            fmt::arg("LC", VL),
-                           // With AVX-512 (fma: the AOT step runs its AVX-512 clone) a hardware gather
-                           // as the AOT loop; the element loop is not turned into one at -O1 (1.6×
+                           // With AVX-512 (the AOT step runs its AVX-512 clone) a hardware gather as
+                           // the AOT loop; the element loop is not turned into one at -O1 (1.6×
                            // slower than the AOT step at N = 2000, d = 0.1, float32). The same values
-                           // either way.
-                           fmt::arg("gather", !fma ? "            V g;\n            for (int l = 0; l < VL; ++l) g[l] = x[col[e + l]];"
+                           // either way. Not keyed on fma: fast math fuses on any CPU.
+                           fmt::arg("gather", !desc.avx512 ? "            V g;\n            for (int l = 0; l < VL; ++l) g[l] = x[col[e + l]];"
                                               : is_double ? "            int __attribute__((vector_size(32))) ci;\n"
                                                             "            __builtin_memcpy(&ci, col + e, sizeof ci);\n"
                                                             "            const V g = __builtin_ia32_gathersiv8df(V{}, x, ci, (unsigned char)-1, 8);"

@@ -164,7 +164,8 @@ ReservoirUpdateKernel<T> JITCompiler::compile_reservoir_update_kernel(const Rese
     auto st = std::make_shared<typename ReservoirUpdateKernel<T>::State>();
     st->spec = spec;
     const jit::ReservoirKernelDescriptor desc{dtype_of<T>(), spec, jit::reservoir_aot_uses_fma() || config_.enable_fastmath,
-                                              config_.enable_parallel_loops, config_.enable_fastmath};
+                                              jit::reservoir_uses_avx512(), config_.enable_parallel_loops,
+                                              config_.enable_fastmath};
     if (desc.parallel) st->threads = context_.num_threads();
     jit::KernelRequest req;
     req.kernel = "reservoir_update";

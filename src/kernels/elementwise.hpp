@@ -14,7 +14,7 @@ Precision parse_precision(std::string_view mode, const char* field = "precision_
 
 /// y[i] = exp(x[i]) / tanh(x[i]) for i < n (y may equal x, otherwise no overlap). Vectorised
 /// (baseline and AVX-512 clones, kernels/isa.hpp), no libm calls; the math is kernels/vmath.hpp.
-/// Measured maximum errors are in docs/dev/elementwise.md:
+/// Error bounds (tested) are in docs/dev/elementwise.md, the measured maxima in docs/results.md:
 ///   double — high ≤ 1-2 ulp (HA), low a few ulp, ep ≈ 1e-8 relative (tanh) / 2e-10 (exp);
 ///   float  — evaluated in double and rounded once: high / low ≤ 1 ulp, ep ≈ 2e-5 relative.
 /// NaN propagates, ±0 keep their sign through tanh, tanh(±Inf) = ±1, exp(+Inf) = +Inf,

@@ -1,6 +1,6 @@
 // Fused reservoir (echo state network) step: x' = (1 − a)·x + a·f(W_in·u + W·x + b), one pass
 // over row blocks of W (dense row-major or CSR), no allocation. The façade
-// (src/facade/mkl_reservoir.cpp) validates shapes and prepares the pointers.
+// (src/api/mkl_reservoir.cpp) validates shapes and prepares the pointers.
 #pragma once
 
 #include <cstdint>

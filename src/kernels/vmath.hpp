@@ -5,7 +5,7 @@
 // implementation behind kernels::vexp / vtanh (elementwise.cpp) and the reservoir's fused
 // activation (reservoir.cpp), which inline these into their per-ISA loops.
 //
-// Grades (see docs/dev/elementwise.md for the measured errors):
+// Grades (bounds in docs/dev/elementwise.md, measured errors in docs/results.md):
 //   Grade::high — double results within 1-2 ulp (MKL VM "HA"): exp by a degree-13 polynomial,
 //                 tanh below 0.75 by an odd minimax polynomial (no cancellation), above by
 //                 1 − 2/(e^{2|x|}+1); sigmoid as e/(1+e) with one division.

@@ -1,8 +1,8 @@
 // What the parent and a neuroperf-worker process exchange (docs/dev/parallel.md):
 //  - one POSIX shared-memory segment per call holds every input (weights written once, shared by
 //    all tasks), one descriptor per task, and the outputs, which workers write in place;
-//  - fixed-size messages through pipes: parent -> worker TaskMsg on the worker's stdin,
-//    worker -> parent ResultMsg on its stdout (a ReadyMsg first, once started).
+//  - fixed-size messages through one Unix socketpair per worker, whose end is the worker's stdin
+//    and stdout: parent -> worker TaskMsg, worker -> parent ResultMsg (a ReadyMsg first, once started).
 // Both sides are built from this header in one build, so no versioning beyond the magic. The
 // descriptors of the task kinds are filled in by src/api/process_tasks.cpp and read by
 // src/api/worker_loop.cpp.
@@ -124,7 +124,7 @@ private:
 /// naming `what` when it does not fit.
 void copy_name(char* dst, std::size_t cap, const std::string& s, const char* what);
 
-/// Whole-message I/O on a pipe: false on EOF or error (the other side died), retries EINTR.
+/// Whole-message I/O on the worker's socket: false on EOF or error (the other side died), retries EINTR.
 bool write_all(int fd, const void* data, std::size_t bytes);
 bool read_all(int fd, void* data, std::size_t bytes);
 

@@ -23,6 +23,10 @@ namespace neuroperf::runtime {
 /// OMP_NUM_THREADS's first entry if it is a positive integer, else available_cpus().
 int default_thread_count();
 
+/// The identity of the service type S (its address): one per S, whatever makes it.
+template <class S>
+inline const char service_key = 0;
+
 class ContextImpl {
 public:
     /// Validates and completes `options` (ValueError / BackendError as make_context).
@@ -67,8 +71,7 @@ public:
     /// this one, whose types the context cannot name (the JIT's kernel registry).
     template <class S, class Make>
     S& service(Make&& make) const {
-        static const char key = 0;  // one per S
-        return *static_cast<S*>(service_slot(&key, [&]() -> std::shared_ptr<void> { return make(); }).get());
+        return *static_cast<S*>(service_slot(&service_key<S>, [&]() -> std::shared_ptr<void> { return make(); }).get());
     }
 
 private:

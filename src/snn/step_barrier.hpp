@@ -5,7 +5,7 @@
 // a short spin: on a quiet machine the threads arrive within a few µs of each other and never
 // sleep; on a busy one the partner may be descheduled for a whole time slice, and spinning
 // through it only takes the core from it (measured on the loaded 2-core machine, CUBA 40,000
-// neurons at 2 threads: 2.1 s with a 200 µs spin, 1.2 s with 10 µs; docs/dev/snn.md).
+// neurons at 2 threads: 2.1 s with a 200 µs spin, 1.2 s with 10 µs; docs/results.md).
 #pragma once
 
 #include <linux/futex.h>

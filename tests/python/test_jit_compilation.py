@@ -244,3 +244,9 @@ def test_benchmark_jit_performance(jit):
     rows = jit.benchmark_jit_performance(test_sizes=[100], num_iterations=1)
     assert any(name.startswith("compile/") for name in rows)
     assert all(v > 0 for v in rows.values())
+
+
+def test_benchmark_jit_progress_calls_per_size_and_part(jit):
+    seen = []
+    jit.benchmark_jit_performance(test_sizes=[50, 60], num_iterations=1, progress=lambda f, d: seen.append((f, d)))
+    assert seen == [(0.25, "compile N=50"), (0.5, "compile N=60"), (0.75, "kernel N=50"), (1.0, "kernel N=60")]

@@ -376,3 +376,24 @@ def test_large_results_reuse_the_buffer_cache(opt):
     gc.collect()
     assert npf.free_cached_buffers() >= 8_000_000
     assert npf.cached_buffer_bytes() == 0
+
+
+def test_benchmark_progress_callable_bar_and_errors(opt, capfd):
+    seen = []
+    rep = opt.benchmark_performance(matrix_sizes=[8, 5], num_iterations=1, progress=lambda f, d: seen.append((f, d)))
+    assert seen == [(0.25, "sgemm n=8"), (0.5, "dgemm n=8"), (0.75, "sgemm n=5"), (1.0, "dgemm n=5")]
+    assert len(rep["entries"]) == 4
+    opt.benchmark_performance(matrix_sizes=[4], num_iterations=1, progress=True)
+    out, err = capfd.readouterr()  # not a terminal: one line per row
+    assert out == "" and err.splitlines() == ["benchmark_performance  sgemm n=4", "benchmark_performance  dgemm n=4"]
+
+    class Stop(Exception):
+        pass
+
+    def stop(f, d):
+        raise Stop(d)
+
+    with pytest.raises(Stop, match="sgemm n=4"):
+        opt.benchmark_performance(matrix_sizes=[4, 6], num_iterations=1, progress=stop)
+    with pytest.raises(npf.TypeError, match=r"benchmark_performance: expected True, False, None or a callable"):
+        opt.benchmark_performance(matrix_sizes=[4], num_iterations=1, progress="yes")

@@ -230,3 +230,12 @@ def test_benchmark_parallel_performance(tmp_path):
     assert {e["threads"] for e in rep["entries"]} >= {1}
     for e in rep["entries"]:
         assert e["seconds"] > 0 and e["speedup"] > 0
+
+
+def test_benchmark_parallel_progress_reaches_one_per_row():
+    p = npf.ParallelProcessor(num_threads=2)
+    seen = []
+    rep = p.benchmark_parallel_performance(test_sizes=[20], num_iterations=1, progress=lambda f, d: seen.append((f, d)))
+    assert len(seen) == len(rep["entries"]) and seen[-1][0] == 1.0
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+    assert seen[0][1] == "thread n=20 threads=1"

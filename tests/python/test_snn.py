@@ -345,3 +345,18 @@ def test_bad_progress_arguments_raise_type_and_value_errors():
     with pytest.raises(npf.ValueError, match="progress_interval"):
         net.run(1.0, progress_interval=-1.0)
     assert net.time_ms == 0.0
+
+
+def test_run_progress_true_reports_on_stderr(capfd):
+    # Not a terminal under pytest: the reporter writes a line per 10% to the process's stderr
+    # (the CLI's display), nothing to stdout; the result is the run without a display.
+    ref = _progress_net().run(20.0)
+    r = _progress_net().run(20.0, progress=True, progress_interval=0)
+    out, err = capfd.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[-1] == "run  progress: 100%", err
+    assert 2 <= len(lines) <= 10 and all(line.startswith("run  progress: ") for line in lines), err
+    np.testing.assert_array_equal(r.spikes[0].ids, ref.spikes[0].ids)
+    _progress_net().run(5.0, progress=False)
+    assert capfd.readouterr() == ("", "")

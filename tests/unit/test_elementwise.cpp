@@ -2,7 +2,7 @@
 // shares) against long double libm on ~10⁶ points per function and precision, on both
 // instruction-set clones (kernels/isa.hpp): maximum error in ulps of the exact value, special
 // values (±0, subnormals, ±Inf, NaN, the overflow / underflow edges). The bounds are the
-// measured maxima of docs/dev/elementwise.md with a small margin, so a regression in the
+// measured maxima of docs/results.md ("elementwise") with a small margin, so a regression in the
 // polynomials or the reductions fails here.
 #include <gtest/gtest.h>
 
@@ -143,7 +143,7 @@ class ElementwiseTyped : public ::testing::Test {};
 using FloatTypes = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(ElementwiseTyped, FloatTypes);
 
-// Measured maxima (docs/dev/elementwise.md): double high tanh 1.08 / exp 1.15 ulp (baseline, no
+// Measured maxima (docs/results.md, "elementwise"): double high tanh 1.08 / exp 1.15 ulp (baseline, no
 // FMA), low tanh ≈ 1.5e-15 relative / exp 2.46 ulp, ep ≈ 2e-9 / 2e-10 relative; float high/low ≤ 0.51 ulp, ep ≈ 2e-5 / 3e-6 relative.
 TYPED_TEST(ElementwiseTyped, AccuracyAgainstLongDouble) {
     using T = TypeParam;

@@ -197,23 +197,43 @@ TEST(JitReservoir, DefaultsStridedStateNanAndFallback) {
 
 // The fast-math kernel (other key) against the strict one on the same operands, within `tol`.
 template <class T>
-void fast_math_case(index_t n, index_t d, double leak, Activation act, std::uint64_t seed, double tol) {
+void fast_math_case(index_t n, index_t d, double leak, Activation act, std::uint64_t seed, double tol, bool sparse = false) {
     TempDir dir;
     auto ctx = quiet_context(dir.path());
     JITCompiler fm(JITConfig{.enable_fastmath = true}, ctx), strict(JITConfig{}, ctx);
-    auto spec = rspec(n, d, leak, act, false, true);
+    auto spec = rspec(n, d, leak, act, sparse, true);
     auto kf = fm.compile_reservoir_update_kernel<T>(spec);
     auto ks = strict.compile_reservoir_update_kernel<T>(spec);
     ASSERT_TRUE(kf.is_compiled()) << kf.fallback_reason();
     EXPECT_NE(kf.key(), ks.key());
-    Operands<T> op(n, d, seed, 1.0);
+    // Hardware gathers only where the AOT step runs its AVX-512 clone, fast math or not.
+    const bool avx512 = kernels::kernel_isa() == kernels::KernelIsa::avx512;
+    EXPECT_EQ(kf.source().find("__builtin_ia32_gather") != std::string::npos, sparse && avx512);
+    Operands<T> op(n, d, seed, sparse ? 0.2 : 1.0);
     Array<T> y1 = Array<T>::copy_of(op.x.view()), y2 = Array<T>::copy_of(op.x.view());
-    kf(y1.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
-    ks(y2.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
+    if (sparse) {
+        kf(y1.view(), op.w_in.view(), op.csr, op.u.view(), op.b.view());
+        ks(y2.view(), op.w_in.view(), op.csr, op.u.view(), op.b.view());
+    } else {
+        kf(y1.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
+        ks(y2.view(), op.w_in.view(), op.w.view(), op.u.view(), op.b.view());
+    }
     for (index_t i = 0; i < n; ++i) ASSERT_NEAR(y1(i), y2(i), tol) << i;
 }
 
 TEST(JitReservoir, FastMathWithinTolerance) { fast_math_case<float>(200, 3, 0.4, Activation::tanh, 31, 200 * 3e-7 * 4); }
+
+// CSR rows under fast math on every clone: the baseline one (an AVX2-only CPU, or
+// NEUROPERF_KERNEL_ISA=baseline) must not get AVX-512 gathers, which fast math once implied.
+TEST(JitReservoir, FastMathSparseOnEveryClone) {
+    test_support::IsaGuard guard;
+    for (kernels::KernelIsa isa : test_support::isas_here()) {
+        SCOPED_TRACE(isa == kernels::KernelIsa::avx512 ? "avx512" : "baseline");
+        ASSERT_TRUE(kernels::set_kernel_isa(isa));
+        fast_math_case<float>(203, 3, 0.4, Activation::tanh, 33, 203 * 0.2 * 3e-7 * 8, true);
+        fast_math_case<double>(97, 2, 0.7, Activation::sigmoid, 34, 1e-12, true);
+    }
+}
 
 TEST(JitReservoir, BadArguments) {
     JITCompiler jit(JITConfig{.enable_jit = false});

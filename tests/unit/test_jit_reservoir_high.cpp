@@ -1,5 +1,6 @@
-// The compiled reservoir step's double "high" tanh and sigmoid (vmath.hpp's Grade::high
-// formulas written out by jit/reservoir_codegen.cpp) against long-double references over the
+// The compiled reservoir step's double "high" tanh and sigmoid (without fast math the generated
+// step calls the AOT step's activation, vmath.hpp's Grade::high, through its ABI, so a wrong
+// pointer or precision code in the arguments shows here) against long-double references over the
 // whole range: tiny and subnormal arguments, both sides of the 0.75 switch, the ±20 / ±745
 // clamps, ±Inf and NaN. One neuron, W = 0, W_in = 1, leak 1: the step returns f(u).
 #include <gtest/gtest.h>

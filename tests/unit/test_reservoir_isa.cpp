@@ -57,7 +57,7 @@ TYPED_TEST(ReservoirIsaTyped, ActivationAccuracyPerPrecision) {
         double max_rel;   // double low / ep: relative bounds of the mode
     };
     // Double "high" is kernels/vmath.hpp's HA grade: tanh ≤ 1.08 ulp, sigmoid ≤ 2.33 ulp measured
-    // (docs/dev/elementwise.md); checked on both instruction-set clones.
+    // (docs/results.md, "elementwise"); checked on both instruction-set clones.
     std::vector<Mode> modes = {{kernels::Precision::high, is_float ? 1.0 : 2.5, 0}, {kernels::Precision::low, is_float ? 1.0 : 0, 1e-14},
                                {kernels::Precision::ep, is_float ? 1.0 : 0, 1e-8}};
     IsaGuard guard;
