@@ -31,7 +31,7 @@ void BM_builtin_gemm(benchmark::State& state) {
       2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n) * 1e-9 *
           static_cast<double>(state.iterations()),
       benchmark::Counter::kIsRate);
-  state.SetLabel(neuroperf::blas::builtin::isa_variant());
+  state.SetLabel(neuroperf::isa_name(neuroperf::best_isa()));
 }
 
 void sizes(benchmark::internal::Benchmark* b) {

@@ -16,10 +16,10 @@ set(NEUROPERF_LAYERS core blas kernels runtime jit parallel snn api)
 
 # Public headers (include/neuroperf/) by the lowest layer allowed to include them: the layer
 # that implements what they declare. Every public header is listed exactly once.
-set(NEUROPERF_HEADERS_core array error export fields files cpu version timer hash_random sparse stats
+set(NEUROPERF_HEADERS_core array error export fields files cpu isa version timer hash_random sparse stats
     subprocess progress)
 set(NEUROPERF_HEADERS_blas blas)
-set(NEUROPERF_HEADERS_kernels convolution reservoir kernel_specs spectral)
+set(NEUROPERF_HEADERS_kernels convolution reservoir kernel_specs spectral dispatch)
 set(NEUROPERF_HEADERS_runtime context affinity)
 set(NEUROPERF_HEADERS_jit jit_compiler)
 set(NEUROPERF_HEADERS_parallel schedule parallel_report)

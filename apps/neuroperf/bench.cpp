@@ -93,14 +93,43 @@ std::string format_time(double seconds) {
     return fmt::format("{:.3f} s", seconds);
 }
 
-// "<op>/<impl>/<params...>" -> (op + params) key, impl.
+// "<op>/<impl>/<params...>" -> (op + params) key, impl. An "/isa=<variant>" parameter (bench
+// --isa) is not part of the key: the variants of one row share a block with the peers.
 std::pair<std::string, std::string> split_name(const std::string& name) {
-    auto a = name.find('/');
-    if (a == std::string::npos) return {name, ""};
-    auto b = name.find('/', a + 1);
-    std::string impl = name.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
-    std::string key = name.substr(0, a) + (b == std::string::npos ? "" : name.substr(b));
+    static const std::regex isa_param("/isa=[a-z0-9]+");
+    const std::string plain = std::regex_replace(name, isa_param, "");
+    auto a = plain.find('/');
+    if (a == std::string::npos) return {plain, ""};
+    auto b = plain.find('/', a + 1);
+    std::string impl = plain.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
+    std::string key = plain.substr(0, a) + (b == std::string::npos ? "" : plain.substr(b));
     return {key, impl};
+}
+
+// The suite with our rows once per variant of `isas` (empty: the context's, names unchanged),
+// each on a context of that variant, "/isa=<variant>" appended to the names; peers once.
+Suite suite_per_isa(const BenchOptions& options, int threads, const Context& ctx, const std::vector<Isa>& isas) {
+    if (isas.empty()) return make_suite(options.suite, options.quick, threads, ctx);
+    Suite all;
+    for (std::size_t k = 0; k < isas.size(); ++k) {
+        ContextOptions o = ctx.options();
+        o.isa = isa_name(isas[k]);
+        Context c = make_context(o);
+        c.calibrate();  // before any timing, so no row pays for it
+        Suite s = make_suite(options.suite, options.quick, threads, c);
+        const std::string suffix = fmt::format("/isa={}", isa_name(isas[k]));
+        for (BenchCase& bc : s.cases) {
+            bc.name += suffix;
+            if (!bc.speedup_over.empty()) bc.speedup_over += suffix;
+            all.cases.push_back(std::move(bc));
+        }
+        if (k == 0) {
+            all.peers = std::move(s.peers);
+            all.min_time = s.min_time;
+            all.repetitions = s.repetitions;
+        }
+    }
+    return all;
 }
 
 // One block per (op, params), the implementations of each block together (peers included),
@@ -174,7 +203,8 @@ int run_script(const std::vector<std::string>& argv, const std::filesystem::path
 int run_bench(const BenchOptions& options) {
     Context ctx = default_context();
     int threads = options.threads > 0 ? options.threads : ctx.num_threads();
-    Suite suite = make_suite(options.suite, options.quick, threads, ctx);
+    const std::vector<Isa> isas = options.isa.empty() ? std::vector<Isa>{} : parse_isa_list(options.isa);
+    Suite suite = suite_per_isa(options, threads, ctx, isas);
     if (!options.filter.empty()) {
         std::regex re;
         try {
@@ -188,9 +218,12 @@ int run_bench(const BenchOptions& options) {
     }
     double min_time = options.min_time > 0 ? options.min_time : suite.min_time;
 
-    std::cout << fmt::format("neuroperf {} bench --suite {}{}: {} benchmarks, threads 1..{}, min time {} s, {} repetition(s)\n",
+    std::string variants = isa_name(ctx.isa());
+    for (std::size_t k = 0; k < isas.size(); ++k) variants = (k ? variants + "," : std::string()) + isa_name(isas[k]);
+    std::cout << fmt::format("neuroperf {} bench --suite {}{}: {} benchmarks, threads 1..{}, kernels {}, min time {} s, "
+                             "{} repetition(s)\n",
                              version(), options.suite, options.quick ? " --quick" : "", suite.cases.size(), threads,
-                             min_time, suite.repetitions)
+                             variants, min_time, suite.repetitions)
               << std::flush;
     ctx.calibrate();  // before any timing, so no row pays for it
 
@@ -292,6 +325,8 @@ int run_bench(const BenchOptions& options) {
     doc["context"]["suite"] = options.suite;
     doc["context"]["quick"] = options.quick;
     doc["context"]["neuroperf_threads"] = threads;
+    doc["context"]["neuroperf_isa"] = variants;
+    doc["context"]["neuroperf_best_isa"] = isa_name(best_isa());
     write_file_atomic(json_path, doc.dump(2));
 
     std::cout << '\n';

@@ -125,7 +125,7 @@ Suite make_suite(const std::string& name, bool quick, int threads, const Context
             s.cases.insert(s.cases.end(), part.cases.begin(), part.cases.end());
             s.peers.insert(s.peers.end(), part.peers.begin(), part.peers.end());
         }
-        for (BenchCase& c : snn_quick_cases()) s.cases.push_back(std::move(c));
+        for (BenchCase& c : snn_quick_cases(ctx)) s.cases.push_back(std::move(c));
     } else if (name == "conv") {
         s = make_conv_suite(quick, threads, ctx);
     } else if (name == "reservoir") {

@@ -16,6 +16,16 @@
 
 namespace neuroperf::cli {
 
+/// `--isa X` of info, simulate and a one-variant bench: the kernels' variant for the whole run.
+/// Sets NEUROPERF_ISA (read when the contexts are made) and, unless already set, the variables
+/// the BLAS libraries and libxsmm read when they load (OPENBLAS_CORETYPE, MKL_ENABLE_INSTRUCTIONS,
+/// LIBXSMM_TARGET), so that they, and the peers the run starts, stay within that instruction
+/// set too. ValueError for an unknown variant or one this CPU cannot run. Call before anything
+/// makes a context.
+void apply_isa_option(const std::string& isa);
+/// The variants a comma-separated `--isa` list names (ValueError as above).
+std::vector<Isa> parse_isa_list(const std::string& list);
+
 struct InfoOptions {
     bool json = false;
     bool peak = false;
@@ -33,6 +43,10 @@ struct BenchOptions {
     bool plot = true;
     double min_time = 0;  ///< seconds per benchmark; 0 = suite default
     std::string filter;   ///< regular expression: run only the matching benchmarks (and peers' rows)
+    /// Comma-separated kernel variants: our rows once per variant, "/isa=<variant>" appended to
+    /// their names. Empty: the default variant, names unchanged. One variant: applied to the whole
+    /// run as apply_isa_option does (main() does it before anything else).
+    std::string isa;
 };
 int run_bench(const BenchOptions& options);
 

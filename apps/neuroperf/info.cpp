@@ -4,6 +4,7 @@
 
 #include "cli.hpp"
 #include "neuroperf/cpu.hpp"
+#include "neuroperf/dispatch.hpp"
 #include "neuroperf/version.hpp"
 
 namespace neuroperf::cli {
@@ -21,6 +22,13 @@ nlohmann::json info_json(const Context& ctx, bool peak) {
                 {"cpus_online", cpu.logical_cpus_online}, {"affinity_cpus", cpu.affinity_cpus},
                 {"cgroup_cpu_limit", cpu.cgroup_cpu_limit}, {"available_cpus", available_cpus()}};
     j["threads"] = ctx.num_threads();
+    nlohmann::json families = nlohmann::json::array();
+    for (const KernelFamily& f : kernel_families(ctx.isa())) {
+        std::vector<std::string> variants;
+        for (Isa v : f.variants) variants.emplace_back(isa_name(v));
+        families.push_back({{"name", f.name}, {"description", f.description}, {"variants", variants}, {"runs", isa_name(f.runs)}});
+    }
+    j["kernels"] = {{"isa", isa_name(ctx.isa())}, {"best", isa_name(best_isa())}, {"families", families}};
     nlohmann::json backends = nlohmann::json::array();
     for (const auto& b : ctx.backends())
         backends.push_back({{"name", b.name}, {"available", b.available}, {"version", b.version}, {"path", b.path},
@@ -59,6 +67,14 @@ int run_info(const InfoOptions& options) {
     std::cout << fmt::format("CPU        {} ({}, family {} model {})\n", c["model"].get<std::string>(),
                              c["vendor"].get<std::string>(), c["family"].get<int>(), c["model_id"].get<int>());
     std::cout << fmt::format("ISA        {}\n", fmt::join(c["isa"].get<std::vector<std::string>>(), " "));
+    const auto& kern = j["kernels"];
+    const std::string kisa = kern["isa"].get<std::string>(), kbest = kern["best"].get<std::string>();
+    std::cout << fmt::format("Kernels    {} ({}; NEUROPERF_ISA=generic|avx2|avx512 or --isa chooses another)\n", kisa,
+                             kisa == kbest ? "the widest this CPU runs" : "the widest this CPU runs is " + kbest);
+    for (const auto& f : kern["families"])
+        std::cout << fmt::format("  {:<13}{:<8}of {:<20} {}\n", f["name"].get<std::string>(), f["runs"].get<std::string>(),
+                                 fmt::format("{}", fmt::join(f["variants"].get<std::vector<std::string>>(), " ")),
+                                 f["description"].get<std::string>());
     std::string caches;
     for (const auto& k : c["caches"])
         caches += fmt::format("{}L{} {} KiB", caches.empty() ? "" : ", ", k["level"].get<int>(),

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
     auto* info_cmd = app.add_subcommand("info", "Show CPU, BLAS backends found, the backend chosen per operation and why");
     info_cmd->add_flag("--json", info.json, "Print JSON instead of text");
     info_cmd->add_flag("--peak", info.peak, "Also measure fp32 peak GFLOP/s and memory bandwidth (~1 s)");
+    std::string run_isa;  // --isa of info and simulate
+    const char* isa_help = "Kernel variant for the run: generic | avx2 | avx512 (default: the widest this CPU runs)";
+    info_cmd->add_option("--isa", run_isa, isa_help);
 
     BenchOptions bench;
     auto* bench_cmd = app.add_subcommand("bench", "Run a benchmark suite: table on the terminal, JSON + plots in --out");
@@ -31,6 +34,9 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--min-time", bench.min_time, "Seconds per benchmark (default: the suite's)")
         ->check(CLI::NonNegativeNumber);
     bench_cmd->add_option("--filter", bench.filter, "Run only the benchmarks whose name matches this regular expression");
+    bench_cmd->add_option("--isa", bench.isa,
+                          "Kernel variants, comma-separated (generic,avx2,avx512): our rows once per variant, named "
+                          ".../isa=<variant>; one variant applies to the whole run");
 
     JitOptions jit;
     auto* jit_cmd = app.add_subcommand("jit", "Inspect or clear the JIT compiler's cache of compiled kernels");
@@ -48,9 +54,13 @@ int main(int argc, char** argv) {
     sim_cmd->add_flag("--no-jit", sim.no_jit, "Use the AOT kernel instead of compiling the population step");
     sim_cmd->add_flag("!--no-plot", sim.plot, "Do not draw raster.png");
     sim_cmd->add_option("--out", sim.out_dir, "Directory for spikes.npz, summary.json, raster.png");
+    sim_cmd->add_option("--isa", run_isa, isa_help);
 
     CLI11_PARSE(app, argc, argv);
     try {
+        // Before anything makes a context (the variant and the libraries' switches are read then).
+        if (!run_isa.empty()) apply_isa_option(run_isa);
+        if (*bench_cmd && !bench.isa.empty() && parse_isa_list(bench.isa).size() == 1) apply_isa_option(bench.isa);
         if (*info_cmd) return run_info(info);
         if (*bench_cmd) return run_bench(bench);
         if (*jit_cmd) return run_jit(jit);

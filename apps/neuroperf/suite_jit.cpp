@@ -176,14 +176,15 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
     // and an uncontended load whatever the user's cache holds; removed at exit by the OS's
     // removed with the suite.
     auto base = std::make_shared<ScratchDir>();
-    auto own_context = [base] {
+    auto own_context = [base, isa = std::string(isa_name(ctx.isa()))] {
         ContextOptions o;
         o.calibrate = false;
         o.cache_dir = base->path;
+        o.isa = isa;  // the suite's kernel variant (bench --isa)
         return make_context(o);
     };
 
-    s.cases.push_back({"compile/spike_processing/cold", 0, "a new kernel per call, clang/g++ -O3 -march=native", [own_context, base] {
+    s.cases.push_back({"compile/spike_processing/cold", 0, "a new kernel per call, clang/g++ -O3 for the kernels' variant", [own_context, base] {
                            auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
                            jit->compiler_description();  // find the compiler outside the timing
                            return std::function<void()>([jit, base] {

@@ -52,7 +52,7 @@ void add_cuba(Network& net, index_t n, double p, bool synvar) {
     net.add_spike_monitor(pop);
 }
 
-BenchCase cuba_case(index_t n, double p, double duration_ms, int threads, bool synvar = false) {
+BenchCase cuba_case(const Context& ctx, index_t n, double p, double duration_ms, int threads, bool synvar = false) {
     auto last = std::make_shared<Last>();
     BenchCase c;
     c.name = fmt::format("{}/auto/neurons={}/duration={}s/threads={}", synvar ? "cuba_synvar" : "cuba", n,
@@ -61,7 +61,7 @@ BenchCase cuba_case(index_t n, double p, double duration_ms, int threads, bool s
         NetworkOptions o;
         o.num_threads = threads;
         o.seed = 1;
-        auto net = std::make_shared<Network>(o);
+        auto net = std::make_shared<Network>(o, ctx);
         add_cuba(*net, n, p, synvar);
         net->run(0);  // build + compile outside the timing
         return std::function<void()>([net, last, duration_ms] { last->s = net->run(duration_ms).summary; });
@@ -77,7 +77,7 @@ BenchCase cuba_case(index_t n, double p, double duration_ms, int threads, bool s
 
 }  // namespace
 
-Suite make_snn_suite(bool quick, int threads, const Context&) {
+Suite make_snn_suite(bool quick, int threads, const Context& ctx) {
     Suite s;
     s.min_time = 1e-3;  // one call per repetition: a call is a whole simulation
     s.repetitions = 3;
@@ -86,17 +86,17 @@ Suite make_snn_suite(bool quick, int threads, const Context&) {
     std::vector<double> durations{1000};
     if (!quick) durations.push_back(10000);
     for (double d : durations)
-        for (int t : ts) s.cases.push_back(cuba_case(4000, 0.02, d, t));
-    for (int t : ts) s.cases.push_back(cuba_case(40000, 0.002, quick ? 200 : 1000, t));
-    for (int t : ts) s.cases.push_back(cuba_case(4000, 0.02, 1000, t, true));
+        for (int t : ts) s.cases.push_back(cuba_case(ctx, 4000, 0.02, d, t));
+    for (int t : ts) s.cases.push_back(cuba_case(ctx, 40000, 0.002, quick ? 200 : 1000, t));
+    for (int t : ts) s.cases.push_back(cuba_case(ctx, 4000, 0.02, 1000, t, true));
     BenchCase mc;
     mc.name = "model_change/auto/neurons=4000";
-    mc.make = [] {
-        return std::function<void()>([] {
+    mc.make = [ctx] {
+        return std::function<void()>([ctx] {
             NetworkOptions o;
             o.num_threads = 1;
             o.jit.cache_compiled_functions = false;  // a private directory: a cold compile every time
-            Network net(o);
+            Network net(o, ctx);
             add_vogels_abbott(net, "cuba", 4000, 0.02, false);
             net.run(0.1);  // one step
         });
@@ -108,6 +108,6 @@ Suite make_snn_suite(bool quick, int threads, const Context&) {
     return s;
 }
 
-std::vector<BenchCase> snn_quick_cases() { return {cuba_case(4000, 0.02, 200, 1)}; }
+std::vector<BenchCase> snn_quick_cases(const Context& ctx) { return {cuba_case(ctx, 4000, 0.02, 200, 1)}; }
 
 }  // namespace neuroperf::cli

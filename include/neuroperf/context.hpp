@@ -18,6 +18,7 @@
 
 #include "neuroperf/blas.hpp"
 #include "neuroperf/export.hpp"
+#include "neuroperf/isa.hpp"
 
 namespace neuroperf {
 
@@ -31,6 +32,11 @@ struct ContextOptions {
     /// With backend "auto": time the backends once (≤ 3 s) and cache the result in the cache
     /// directory; false uses the fixed order mkl, openblas, blis, builtin.
     bool calibrate = true;
+    /// The kernels' instruction-set variant (neuroperf/isa.hpp): "auto" (the widest this CPU
+    /// runs, unless the environment variable NEUROPERF_ISA names one), "generic", "avx2" or
+    /// "avx512". Our kernels, the builtin GEMM and the JIT's code follow it; the BLAS libraries,
+    /// libxsmm and FFTW choose their own code paths.
+    std::string isa = "auto";
     /// Empty = neuroperf::cache_dir().
     std::filesystem::path cache_dir;
     /// Log what the context itself does (calibration) and what every object on it does.
@@ -53,6 +59,8 @@ public:
     /// The backend request ("auto" or a name) in force after NEUROPERF_BLAS.
     const std::string& backend_request() const;
     const std::filesystem::path& cache_dir() const;
+    /// The kernels' variant: ContextOptions::isa resolved ("auto" → NEUROPERF_ISA or best_isa()).
+    Isa isa() const;
     bool verbose() const;
     /// Writes `message` to the log sink when the context is verbose.
     void log(std::string_view message) const;
@@ -82,7 +90,8 @@ private:
     std::shared_ptr<const runtime::ContextImpl> impl_;
 };
 
-/// A new context. Throws ValueError for bad options (negative threads, unknown backend name).
+/// A new context. Throws ValueError for bad options (negative threads, unknown backend name,
+/// an unknown ISA or one this CPU cannot run).
 NEUROPERF_API Context make_context(ContextOptions options = {});
 
 /// The process-wide default context, created on first use with default options.

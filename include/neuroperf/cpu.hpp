@@ -17,6 +17,10 @@ struct NEUROPERF_API IsaFeatures {
     bool avx2 = false;
     bool fma = false;
     bool f16c = false;
+    bool bmi1 = false;
+    bool bmi2 = false;
+    bool lzcnt = false;
+    bool movbe = false;
     bool avx512f = false;
     bool avx512dq = false;
     bool avx512cd = false;

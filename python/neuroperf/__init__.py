@@ -18,7 +18,8 @@ from . import _core, errors  # noqa: E402
 from .errors import (  # noqa: E402,F401
     BackendError, Error, IOError, NotBuiltError, ShapeError, TaskError, TypeError, ValueError, WorkerError)
 from ._core import (  # noqa: E402,F401
-    AlphaKernel, CsrMatrix, ExponentialKernel, SpectralRadius, SpikeKernel, backends, cache_dir,
+    AlphaKernel, CsrMatrix, ExponentialKernel, SpectralRadius, SpikeKernel, backends, cache_dir, kernel_isa,
+    kernel_families,
     scale_to_spectral_radius, ReasoningCore, ReservoirReasoningCore,
     SpikeProcessingKernel, ConvolutionKernel, ReservoirUpdateKernel, MatmulKernel, jit_cache_entries,
     clear_jit_cache)
@@ -52,7 +53,8 @@ __all__ = [
     "StateMonitorData",
     "add_vogels_abbott",
     "ExponentialKernel", "AlphaKernel", "SpikeKernel", "CsrMatrix", "SpectralRadius",
-    "spectral_radius", "scale_to_spectral_radius", "backends", "cache_dir", "BackendInfo",
+    "spectral_radius", "scale_to_spectral_radius", "backends", "cache_dir", "kernel_isa", "kernel_families",
+    "BackendInfo",
     "BenchmarkReport", "BenchmarkEntry", "JitCacheEntry",
     "errors", "Error", "ShapeError", "BackendError", "NotBuiltError", "TaskError", "WorkerError",
 ]

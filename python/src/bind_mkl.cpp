@@ -11,6 +11,7 @@
 #include "convert.hpp"
 #include "progress.hpp"
 #include "neuroperf/blas.hpp"
+#include "neuroperf/dispatch.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/files.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
@@ -114,6 +115,27 @@ void bind_mkl(nb::module_& m) {
             return out;
         },
         "Every BLAS backend looked for, available or not, with version, path, threading and reason.");
+    m.def(
+        "kernel_isa", [] { return std::string(isa_name(default_context().isa())); },
+        "The kernels' instruction-set variant in use: \"generic\", \"avx2\" or \"avx512\" (the widest this CPU "
+        "runs, or NEUROPERF_ISA's, read when the library first makes its default context).");
+    m.def(
+        "kernel_families",
+        [] {
+            nb::list out;
+            for (const KernelFamily& f : kernel_families(default_context().isa())) {
+                nb::list variants;
+                for (Isa v : f.variants) variants.append(isa_name(v));
+                nb::dict d;
+                d["name"] = f.name;
+                d["description"] = f.description;
+                d["variants"] = variants;
+                d["runs"] = isa_name(f.runs);
+                out.append(d);
+            }
+            return out;
+        },
+        "Every kernel family: its built variants and the one that runs (as `neuroperf info` lists them).");
 
     bind_record<BackendInfo>(m, "BackendInfo", "One BLAS backend neuroperf looked for.");
     bind_record<BenchmarkEntry>(m, "BenchmarkEntry", "One row of benchmark_performance().");

@@ -56,7 +56,7 @@ Array<T> run(const MKLOptimizer& opt, index_t B, index_t N, index_t nnz, Events&
         }
     } else {
         auto scope = api::call_scope(opt, threads, static_cast<double>(nnz) * static_cast<double>(M));
-        kernels::event_batch_product<T>(events(), w, out.view(), threads);
+        kernels::event_batch_product<T>(events(), w, out.view(), threads, opt.context().isa());
     }
     if (api::logs(opt)) {
         double density = B * N > 0 ? static_cast<double>(nnz) / (static_cast<double>(B) * static_cast<double>(N)) : 0.0;

@@ -158,6 +158,7 @@ template <class T>
 void run(const MKLOptimizer& opt, Prepared<T>& p, std::vector<T>& taps, const SpikeKernel* family,
          const std::string& mode, const ConvolutionOptions& options) {
     if (p.batch.channels == 0) return;
+    p.batch.isa = opt.context().isa();
     auto forced = parse_algorithm(options.algorithm, family != nullptr);
     const auto& g = p.geometry;
     kernels::ConvProblem prob;

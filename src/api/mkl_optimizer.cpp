@@ -185,14 +185,14 @@ DynArray MKLOptimizer::optimize_matrix_multiply(const DynView& a, const DynView&
 template <class T>
 Array<T> MKLOptimizer::vector_tanh(ArrayView<const T> x) const {
     Array<T> y = Array<T>::copy_of(x);
-    kernels::vtanh<T>(kernels::parse_precision(config_.precision_mode), y.size(), y.data(), y.data());
+    kernels::vtanh<T>(context_.isa(), kernels::parse_precision(config_.precision_mode), y.size(), y.data(), y.data());
     return y;
 }
 
 template <class T>
 Array<T> MKLOptimizer::vector_exp(ArrayView<const T> x) const {
     Array<T> y = Array<T>::copy_of(x);
-    kernels::vexp<T>(kernels::parse_precision(config_.precision_mode), y.size(), y.data(), y.data());
+    kernels::vexp<T>(context_.isa(), kernels::parse_precision(config_.precision_mode), y.size(), y.data(), y.data());
     return y;
 }
 

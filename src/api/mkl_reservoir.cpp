@@ -111,8 +111,10 @@ kernels::CsrRows<T> csr_rows(const CsrMatrix<T>& w) {
 }
 
 template <class T>
-kernels::ReservoirStep<T> base_step(const MKLConfig& cfg, int threads, const ReservoirOptions<T>& o, index_t n) {
+kernels::ReservoirStep<T> base_step(const MKLOptimizer& opt, int threads, const ReservoirOptions<T>& o, index_t n) {
+    const MKLConfig& cfg = opt.config();
     kernels::ReservoirStep<T> s;
+    s.isa = opt.context().isa();
     s.n = n;
     if (has_storage(o.bias) && n > 0) {
         s.bias = o.bias.data();
@@ -153,10 +155,11 @@ void check_no_overlap(ArrayView<T> state, std::initializer_list<std::pair<const 
 
 // One step from x_old (contiguous) into x_new; `w` is DenseRows or CsrRows.
 template <class T, class W>
-void single_step(const MKLConfig& cfg, int threads, ArrayView<const T> w_in, ArrayView<const T> u, const T* x_old,
+void single_step(const MKLOptimizer& opt, int threads, ArrayView<const T> w_in, ArrayView<const T> u, const T* x_old,
                  ArrayView<T> x_new, const W& w, const ReservoirOptions<T>& o, double work) {
     index_t n = x_new.shape(0);
-    auto s = base_step<T>(cfg, threads, o, n);
+    const MKLConfig& cfg = opt.config();
+    auto s = base_step<T>(opt, threads, o, n);
     s.x_old = x_old;
     s.x_new = x_new.data();
     s.x_new_stride = n <= 1 ? 1 : x_new.stride(0);
@@ -206,7 +209,7 @@ Array<T> run_sequence(const MKLOptimizer& opt, int threads, ArrayView<const T> s
     } else {
         opt.matrix_multiply_into<T>(inputs, w_in, pre, false, true);
     }
-    auto s = base_step<T>(cfg, threads, o, n);
+    auto s = base_step<T>(opt, threads, o, n);
     auto scope = api::call_scope(opt, step_threads, work);
     s.x_old = contiguous_state<T>(state0, false);
     s.input_pre = pre.data();
@@ -250,7 +253,7 @@ Array<T> MKLOptimizer::optimize_reservoir_update(ArrayView<const T> reservoir_st
     int t = num_threads();
     double work = double(n) * double(n + d);
     log_step(*this, "reservoir_update", "dense", dtype_of<T>(), n, d, work, t);
-    single_step<T>(config_, t, input_weights, input_spikes, contiguous_state<T>(reservoir_state, false), out.view(), rows,
+    single_step<T>(*this, t, input_weights, input_spikes, contiguous_state<T>(reservoir_state, false), out.view(), rows,
                    options, work);
     return out;
 }
@@ -271,7 +274,7 @@ Array<T> MKLOptimizer::optimize_reservoir_update(ArrayView<const T> reservoir_st
     int t = num_threads();
     double work = csr_work(reservoir_weights, n, d);
     log_step(*this, "reservoir_update", "csr", dtype_of<T>(), n, d, work, t);
-    single_step<T>(config_, t, input_weights, input_spikes, contiguous_state<T>(reservoir_state, false), out.view(),
+    single_step<T>(*this, t, input_weights, input_spikes, contiguous_state<T>(reservoir_state, false), out.view(),
                    csr_rows(reservoir_weights), options, work);
     return out;
 }
@@ -295,7 +298,7 @@ void MKLOptimizer::reservoir_update_inplace(ArrayView<T> reservoir_state, ArrayV
     int t = num_threads();
     double work = double(n) * double(n + d);
     log_step(*this, "reservoir_update_inplace", "dense", dtype_of<T>(), n, d, work, t);
-    single_step<T>(config_, t, input_weights, input_spikes, contiguous_state<T>(state, true), reservoir_state, rows, options,
+    single_step<T>(*this, t, input_weights, input_spikes, contiguous_state<T>(state, true), reservoir_state, rows, options,
                    work);
 }
 
@@ -321,7 +324,7 @@ void MKLOptimizer::reservoir_update_inplace(ArrayView<T> reservoir_state, ArrayV
     int t = num_threads();
     double work = csr_work(reservoir_weights, n, d);
     log_step(*this, "reservoir_update_inplace", "csr", dtype_of<T>(), n, d, work, t);
-    single_step<T>(config_, t, input_weights, input_spikes, contiguous_state<T>(state, true), reservoir_state,
+    single_step<T>(*this, t, input_weights, input_spikes, contiguous_state<T>(state, true), reservoir_state,
                    csr_rows(reservoir_weights), options, work);
 }
 

@@ -14,6 +14,7 @@ kernels::RadiusOptions radius_options(const MKLOptimizer& opt, double rel_tol) {
     kernels::RadiusOptions o;
     o.rel_tol = rel_tol;
     o.threads = opt.num_threads();
+    o.isa = opt.context().isa();
     o.lapack = kernels::pick_lapack(runtime::impl_of(opt.context()).registry(), opt.config().backend);
     if (api::logs(opt)) {
         Context ctx = opt.context();

@@ -43,12 +43,12 @@ double time_gemm(const Backend& be, int threads, index_t n, const std::vector<T>
 }
 
 template <class T>
-void calibrate_op(const Registry& reg, int threads, int op, Calibration& cal) {
+void calibrate_op(const Registry& reg, int threads, Isa isa, int op, Calibration& cal) {
     std::mt19937 rng(12345);
     std::uniform_real_distribution<double> dist(-1, 1);
-    std::vector<const Backend*> contenders;
+    std::vector<const Backend*> contenders;  // the builtin GEMM at the context's variant
     for (const auto& be : reg.backends())
-        if (be->info.available) contenders.push_back(be.get());
+        if (be->info.available) contenders.push_back(be->info.name == "builtin" ? &reg.builtin(isa) : be.get());
     for (int bucket = 0; bucket < kGemmBuckets; ++bucket) {
         index_t n = kGemmBucketSizes[bucket];
         std::vector<T> a(static_cast<std::size_t>(n * n)), b(a.size()), c(a.size());
@@ -87,18 +87,18 @@ void calibrate_op(const Registry& reg, int threads, int op, Calibration& cal) {
 
 }  // namespace
 
-std::string calibration_key(const Registry& registry, int threads) {
-    std::string key = fmt::format("{}|threads={}|neuroperf {}", cpu_info().model_name, threads, version());
+std::string calibration_key(const Registry& registry, int threads, Isa isa) {
+    std::string key = fmt::format("{}|threads={}|isa={}|neuroperf {}", cpu_info().model_name, threads, isa_name(isa), version());
     for (const auto& be : registry.backends())
         if (be->info.available) key += fmt::format("|{} {}", be->info.name, be->info.version);
     return key;
 }
 
-Calibration measure_calibration(const Registry& registry, int threads) {
+Calibration measure_calibration(const Registry& registry, int threads, Isa isa) {
     Timer t;
     Calibration cal;
-    calibrate_op<float>(registry, threads, 0, cal);
-    calibrate_op<double>(registry, threads, 1, cal);
+    calibrate_op<float>(registry, threads, isa, 0, cal);
+    calibrate_op<double>(registry, threads, isa, 1, cal);
     cal.seconds = t.seconds();
     return cal;
 }

@@ -18,11 +18,12 @@ struct Calibration {
 };
 
 /// Identifies the machine and libraries a calibration is valid for: CPU model, each available
-/// backend's name and version, thread count and neuroperf version.
-std::string calibration_key(const Registry& registry, int threads);
+/// backend's name and version, thread count, the builtin GEMM's variant and neuroperf version.
+std::string calibration_key(const Registry& registry, int threads, Isa isa);
 
-/// Times every available backend on the representative size of each bucket (≤ ~3 s total).
-Calibration measure_calibration(const Registry& registry, int threads);
+/// Times every available backend (the builtin GEMM at variant `isa`) on the representative
+/// size of each bucket (≤ ~3 s total).
+Calibration measure_calibration(const Registry& registry, int threads, Isa isa);
 
 /// Reads the entry for `key` from `file`; nullopt when absent, corrupt or naming a backend that
 /// is no longer available (the caller then measures and stores anew).

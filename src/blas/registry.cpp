@@ -46,10 +46,10 @@ void cblas_gemm_thunk(const void* state, int threads, bool ta, bool tb, index_t 
 }
 
 template <class T>
-void builtin_gemm_thunk(const void*, int threads, bool ta, bool tb, index_t m, index_t n, index_t k,
+void builtin_gemm_thunk(const void* state, int threads, bool ta, bool tb, index_t m, index_t n, index_t k,
                         T alpha, const T* a, index_t lda, const T* b, index_t ldb, T beta, T* c,
                         index_t ldc) {
-    builtin::gemm<T>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+    builtin::gemm<T>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, static_cast<const Backend*>(state)->isa);
 }
 
 const char* env_nonempty(const char* name) {
@@ -293,14 +293,22 @@ Registry::Registry() {
         {"mkl", {"libmkl_rt.so.3", "libmkl_rt.so.2", "libmkl_rt.so"}, {"libmkl_rt.so.3", "libmkl_rt.so.2", "libmkl_rt.so"}},
         &load_mkl));
 
-    auto bi = std::make_unique<Backend>();
-    bi->info = {"builtin", true, fmt::format("neuroperf {} ({})", version(), builtin::isa_variant()),
-                "", "openmp (libgomp)", 0, "", {"sgemm", "dgemm"}};
-    bi->sgemm = &builtin_gemm_thunk<float>;
-    bi->dgemm = &builtin_gemm_thunk<double>;
-    backends_.push_back(std::move(bi));
+    // One builtin entry per kernel variant; the best one this CPU runs is listed, the others
+    // serve contexts made with a narrower ContextOptions::isa.
+    for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
+        auto bi = std::make_unique<Backend>();
+        bi->info = {"builtin", true, fmt::format("neuroperf {} ({})", version(), isa_name(isa)),
+                    "", "openmp (libgomp)", 0, "", {"sgemm", "dgemm"}};
+        bi->sgemm = &builtin_gemm_thunk<float>;
+        bi->dgemm = &builtin_gemm_thunk<double>;
+        bi->isa = isa;
+        builtins_[static_cast<std::size_t>(isa)] = bi.get();
+        if (isa == best_isa()) backends_.push_back(std::move(bi));
+        else other_builtins_.push_back(std::move(bi));
+    }
     for (auto& be : backends_)
         if (be->info.available) be->info.threads = be->get_threads ? be->get_threads() : 1;
+    for (auto& be : other_builtins_) be->info.threads = 1;
 }
 
 Registry::~Registry() {

@@ -2,6 +2,7 @@
 // function pointers filled once. The builtin row is always present.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "neuroperf/blas.hpp"
+#include "neuroperf/isa.hpp"
 
 namespace neuroperf::blas {
 
@@ -33,6 +35,7 @@ struct Backend {
     bool blas_int64 = false;                ///< BLAS integers are 64-bit (ILP64)
     void (*set_threads)(int) = nullptr;
     int (*get_threads)() = nullptr;
+    Isa isa = Isa::generic;                 ///< builtin: the variant this entry runs
     mutable std::atomic<int> applied_threads{-1};  ///< last thread count set, to skip repeats
 
     template <class T>
@@ -61,12 +64,15 @@ public:
     const std::vector<std::unique_ptr<Backend>>& backends() const { return backends_; }
     /// Available backend by name, or null.
     const Backend* find(std::string_view name) const;
-    const Backend& builtin() const { return *backends_.back(); }
+    /// The builtin GEMM running variant `isa` (the listed "builtin" entry is the best_isa() one).
+    const Backend& builtin(Isa isa) const { return *builtins_[static_cast<std::size_t>(isa)]; }
     /// "mkl, openblas, builtin": names of the available backends, for error messages.
     std::string available_names() const;
 
 private:
     std::vector<std::unique_ptr<Backend>> backends_;
+    std::array<const Backend*, 3> builtins_{};          // per Isa; one of them is in backends_
+    std::vector<std::unique_ptr<Backend>> other_builtins_;
 };
 
 /// The registry of this process, created on first use with the environment of that moment.

@@ -81,11 +81,15 @@ void probe_cpuid(CpuInfo& info) {
     isa.avx = bit(l1.ecx, 28) && os_avx;
     isa.fma = bit(l1.ecx, 12) && os_avx;
     isa.f16c = bit(l1.ecx, 29) && os_avx;
+    isa.movbe = bit(l1.ecx, 22);
+    if (max_ext >= 0x80000001u) isa.lzcnt = bit(cpuid(0x80000001u).ecx, 5);
 
     if (max_leaf < 7) return;
     const Regs l7 = cpuid(7, 0);
     const Regs l7s1 = l7.eax >= 1 ? cpuid(7, 1) : Regs{};
     isa.avx2 = bit(l7.ebx, 5) && os_avx;
+    isa.bmi1 = bit(l7.ebx, 3);
+    isa.bmi2 = bit(l7.ebx, 8);
     isa.avx512f = bit(l7.ebx, 16) && os_avx512;
     const bool f = isa.avx512f;
     isa.avx512dq = f && bit(l7.ebx, 17);
@@ -156,10 +160,12 @@ CpuInfo probe() {
 }  // namespace core
 
 std::vector<std::string> IsaFeatures::names() const {
-    const std::array<std::pair<bool, const char*>, 16> table{{
+    const std::array<std::pair<bool, const char*>, 20> table{{
         {sse42, "sse4.2"},        {avx, "avx"},
         {avx2, "avx2"},           {fma, "fma"},
-        {f16c, "f16c"},           {avx512f, "avx512f"},
+        {f16c, "f16c"},           {bmi1, "bmi1"},
+        {bmi2, "bmi2"},           {lzcnt, "lzcnt"},
+        {movbe, "movbe"},         {avx512f, "avx512f"},
         {avx512dq, "avx512dq"},   {avx512cd, "avx512cd"},
         {avx512bw, "avx512bw"},   {avx512vl, "avx512vl"},
         {avx512ifma, "avx512ifma"}, {avx512vbmi, "avx512vbmi"},

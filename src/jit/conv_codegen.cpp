@@ -9,11 +9,11 @@
 #include "neuroperf/cpu.hpp"
 
 namespace neuroperf::jit {
-bool aot_uses_fma() {
+bool aot_uses_fma(Isa isa) {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-    const auto& isa = cpu_info().isa;
-    return isa.avx2 && isa.fma && isa.f16c;
+    return isa != Isa::generic;
 #else
+    (void)isa;
     return false;
 #endif
 }
@@ -111,11 +111,11 @@ extern "C" __attribute__((visibility("default"))) void {entry}(const void* xv, v
 
 }  // namespace
 
-bool conv_tiled(std::int64_t taps, bool fastmath, bool fma) {
+bool conv_tiled(std::int64_t taps, bool fastmath, bool fma, Isa isa) {
     if (fastmath) return taps <= kTiledMaxTaps;
     // Strict: the same speed either way, so whichever compiles faster; and fused needs the
-    // AVX-512 FMA builtin (the code is compiled with -march=native).
-    return taps <= kTiledStrictMaxTaps && (!fma || cpu_info().isa.avx512f);
+    // AVX-512 FMA builtin (the code is compiled for the context's variant).
+    return taps <= kTiledStrictMaxTaps && (!fma || isa == Isa::avx512);
 }
 
 template <class T>
@@ -123,7 +123,7 @@ std::string conv_source(const ConvKernelDescriptor<T>& desc, const std::string& 
     const std::vector<T>& taps = desc.taps;
     const kernels::ConvGeometry& g = desc.geometry;
     const bool fma = desc.fma, fastmath = desc.fastmath;
-    if (conv_tiled(g.k, fastmath, fma)) return tiled_source(taps, g, entry, fma, fastmath);
+    if (conv_tiled(g.k, fastmath, fma, desc.isa)) return tiled_source(taps, g, entry, fma, fastmath);
     const std::int64_t n = g.n, k = g.k, off = g.offset, len = g.out_len;
     // Outputs whose every tap reads inside the signal: j in [j_lo, j_hi).
     const std::int64_t j_lo = std::min(len, std::max<std::int64_t>(0, k - 1 - off));
@@ -131,8 +131,8 @@ std::string conv_source(const ConvKernelDescriptor<T>& desc, const std::string& 
     // Outputs per block: two 64-byte registers of accumulators; clang then unrolls the taps and
     // keeps them in registers (4 and 8 registers measured slower: the block is not unrolled).
     constexpr int B = 128 / static_cast<int>(sizeof(T));
-    // The AOT axpy is compiled by GCC, which contracts y += a·x into an FMA in its x86-64-v3/v4
-    // clones: on such CPUs the same rounding needs fma here.
+    // The AOT axpy is compiled by GCC, which contracts y += a·x into an FMA in its avx2 and
+    // avx512 variants: for them the same rounding needs fma here.
     const char* fma_fn = std::is_same_v<T, float> ? "__builtin_fmaf" : "__builtin_fma";
     auto madd = [&](const char* c, const char* x, const char* acc) {
         return fma ? fmt::format("{}({}, {}, {})", fma_fn, c, x, acc) : fmt::format("{} + {} * {}", acc, c, x);

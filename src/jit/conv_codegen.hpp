@@ -17,7 +17,9 @@ template <class T>
 struct ConvKernelDescriptor {
     std::vector<T> taps;              ///< baked in as literals
     kernels::ConvGeometry geometry{};
-    /// Multiply-adds fused, as the AOT kernel's clone for this CPU does (aot_uses_fma()).
+    /// The context's variant (the AOT kernel mirrored; the tiled kernel's FMA builtin).
+    Isa isa = Isa::generic;
+    /// Multiply-adds fused, as the AOT kernel's variant does (aot_uses_fma()).
     bool fma = false;
     /// Compiled with -ffast-math: within rounding of the AOT sums; else the AOT bits.
     bool fastmath = false;
@@ -38,13 +40,13 @@ inline constexpr std::int64_t kTiledMaxTaps = 128;
 inline constexpr std::int64_t kTiledStrictMaxTaps = 16;
 
 /// Whether conv_source generates the register-tiled kernel: under fast math up to
-/// kTiledMaxTaps taps; strict up to kTiledStrictMaxTaps taps, unfused or fused on a CPU with
-/// AVX-512F.
-bool conv_tiled(std::int64_t taps, bool fastmath, bool fma);
+/// kTiledMaxTaps taps; strict up to kTiledStrictMaxTaps taps, unfused or fused for the avx512
+/// variant.
+bool conv_tiled(std::int64_t taps, bool fastmath, bool fma, Isa isa);
 
-/// Whether the AOT direct convolution runs a clone with fused multiply-adds on this CPU
-/// (GCC's x86-64-v3/v4 target clones contract y += a·x).
-bool aot_uses_fma();
+/// Whether the AOT direct convolution's variant `isa` fuses multiply-adds (GCC contracts
+/// y += a·x in the avx2 and avx512 variants).
+bool aot_uses_fma(Isa isa);
 
 }  // namespace neuroperf::jit
 
@@ -53,7 +55,7 @@ template <class T>
 struct Fields<jit::ConvKernelDescriptor<T>> {
     using D = jit::ConvKernelDescriptor<T>;
     static constexpr auto list = std::tuple{field("taps", &D::taps), field("geometry", &D::geometry),
-                                            field("fma", &D::fma), field("fastmath", &D::fastmath)};
+                                            field("isa", &D::isa), field("fma", &D::fma), field("fastmath", &D::fastmath)};
 };
 }  // namespace neuroperf
 NEUROPERF_CHECK_FIELDS(neuroperf::jit::ConvKernelDescriptor<float>);

@@ -18,6 +18,7 @@ struct ConvolutionKernel<T>::State {
     kernels::ConvGeometry geometry;
     jit::CompiledKernel compiled;
     void (*entry)(const void*, void*) = nullptr;
+    Isa isa = Isa::generic;  // the context's variant: the AOT fallback's
 };
 
 template <class T>
@@ -31,6 +32,7 @@ void ConvolutionKernel<T>::operator()(const T* x, T* out) const {
     b.x = x;
     b.channels = 1;
     b.out = out;
+    b.isa = st.isa;
     kernels::conv_direct(b, st.taps.data(), st.geometry, 1);
 }
 
@@ -80,7 +82,8 @@ ConvolutionKernel<T> JITCompiler::compile_convolution_kernel(ArrayView<const T> 
     }
     st->geometry = kernels::conv_geometry(m, signal_length, taps.size());
     // Multiply-adds fused as the AOT clone for this CPU does, or freely under fast math.
-    const jit::ConvKernelDescriptor<T> desc{st->taps, st->geometry, jit::aot_uses_fma() || config_.enable_fastmath,
+    const Isa isa = st->isa = context_.isa();
+    const jit::ConvKernelDescriptor<T> desc{st->taps, st->geometry, isa, jit::aot_uses_fma(isa) || config_.enable_fastmath,
                                             config_.enable_fastmath};
     jit::KernelRequest req;
     req.kernel = "convolution";
@@ -89,7 +92,7 @@ ConvolutionKernel<T> JITCompiler::compile_convolution_kernel(ArrayView<const T> 
     req.parallel = false;  // one channel per call: nothing to share out
     // The tiled kernel is written out in full (conv_codegen.hpp): -O1 compiles it faster (16
     // taps: 78-82 ms against the looped kernel's 94-99 at -O3) and runs it as fast.
-    if (jit::conv_tiled(st->geometry.k, desc.fastmath, desc.fma)) req.extra_flags = {"-O1"};
+    if (jit::conv_tiled(st->geometry.k, desc.fastmath, desc.fma, desc.isa)) req.extra_flags = {"-O1"};
     st->compiled = jit::compile_kernel(config_, context_, std::move(req));
     st->entry = st->compiled.template entry<void (*)(const void*, void*)>();
     return ConvolutionKernel<T>(std::move(st));

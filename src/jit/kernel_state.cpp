@@ -29,6 +29,7 @@ CompiledKernel compile_kernel(const JITConfig& config, const Context& ctx, Kerne
         return k;
     }
     req.fastmath = config.enable_fastmath;
+    req.isa = ctx.isa();
     req.persistent = config.cache_compiled_functions;
     k.outcome = registry_of(ctx).get(req, config.verbose);
     return k;

@@ -108,7 +108,7 @@ const Toolchain& Registry::toolchain() {
 }
 
 std::shared_ptr<const KernelOutcome> Registry::get(const KernelRequest& req, bool verbose) {
-    const std::string id = Hasher().add(req.kernel).add(req.descriptor).add(req.fastmath).add(req.parallel).add(req.persistent).hex();
+    const std::string id = Hasher().add(req.kernel).add(req.descriptor).add(req.fastmath).add(req.parallel).add(req.persistent).add(req.isa).hex();
     std::shared_ptr<Slot> slot;
     {
         std::shared_lock lock(map_mutex_);
@@ -148,7 +148,7 @@ KernelOutcome Registry::build(const KernelRequest& req, bool verbose) {
         out.reason = tc.why_not;
         return out;
     }
-    auto flags = compile_flags(tc, req.fastmath, req.parallel);
+    auto flags = compile_flags(tc, req.fastmath, req.parallel, req.isa);
     flags.insert(flags.end(), req.extra_flags.begin(), req.extra_flags.end());
     std::string key = cache_key(body, tc, flags);
     std::string source = body + fmt::format(

@@ -52,7 +52,7 @@ struct Toolchain {
 Toolchain find_toolchain(const std::filesystem::path& version_cache_dir);
 
 /// Compiler flags for a kernel (part of the key).
-std::vector<std::string> compile_flags(const Toolchain& tc, bool fastmath, bool parallel);
+std::vector<std::string> compile_flags(const Toolchain& tc, bool fastmath, bool parallel, Isa isa);
 
 /// Everything about a CPU that -march=native depends on.
 std::string cpu_identity();
@@ -68,6 +68,9 @@ struct KernelRequest {
     /// Source body given the entry symbol name (generated only on a miss).
     std::function<std::string(const std::string& entry)> generate;
     bool fastmath = false, parallel = false, persistent = true;
+    /// The context's kernel variant: the instruction set the code is compiled for
+    /// (compile_flags); set by compile_kernel.
+    Isa isa = Isa::generic;
     /// The source calls libm (declared `extern "C"`): link -lm. Without, `ld` skips reading
     /// libm's script and tables (~4 of a cold compile's ms).
     bool needs_libm = false;

@@ -2,7 +2,6 @@
 
 #include "jit/abi_source.hpp"
 #include "jit/math_source.hpp"
-#include "kernels/isa.hpp"
 #include "kernels/vmath.hpp"
 
 #include <type_traits>
@@ -57,11 +56,10 @@ std::string fastmath_activation_source(Activation f, kernels::Precision p, bool 
 
 // R dot products of length n (a literal) sharing x: row q is w_q[0, n) · x[0, n), each in the
 // AOT dot_contiguous's order — lane l of [a_q | b_q] sums the products j ≡ l (mod L) over the
-// whole blocks of L = 2·VL, the halving reduction (hsum), then the tail: products rounded on
-// their own in chunks of TV (GCC's in-order vectorised reduction in the AOT code) and
-// multiply-adds for the last (tail mod TV) terms.
-std::string rows_source(const std::string& name, int rows, std::int64_t n, int lanes, int tv, int unroll) {
-    const std::int64_t nb = n - n % lanes, nu = nb + (n - nb) / tv * tv;
+// whole blocks of L = 2·VL, the halving reduction (hsum), then the tail term by term, each a
+// multiply-add as the variant rounds it (core::madd: fused in avx2 / avx512).
+std::string rows_source(const std::string& name, int rows, std::int64_t n, int lanes, int unroll) {
+    const std::int64_t nb = n - n % lanes;
     std::string s = fmt::format("INL void {}(", name);
     for (int q = 0; q < rows; ++q) s += fmt::format("const T* __restrict w{}, ", q);
     s += "const T* __restrict x, T* __restrict out) {\n";
@@ -81,28 +79,62 @@ std::string rows_source(const std::string& name, int rows, std::int64_t n, int l
     }
     s.resize(s.size() - 2);
     s += ";\n";
-    if (nu > nb) s += fmt::format("    for (i64 j = {}; j < {}; ++j) {{\n", nb, nu) + each("        s{0} = s{0} + w{0}[j] * x[j];\n") + "    }\n";
-    if (n > nu) s += fmt::format("    for (i64 j = {}; j < {}; ++j) {{\n", nu, n) + each("        s{0} = fmas(w{0}[j], x[j], s{0});\n") + "    }\n";
+    if (n > nb) s += fmt::format("    for (i64 j = {}; j < {}; ++j) {{\n", nb, n) + each("        s{0} = fmas(w{0}[j], x[j], s{0});\n") + "    }\n";
     s += each("    out[{0}] = s{0};\n") + "}\n";
     return s;
 }
 
 }  // namespace
 
-bool reservoir_uses_avx512() {
-    return kernels::kernel_isa() == kernels::KernelIsa::avx512;
-}
-
-bool reservoir_aot_uses_fma() {
+bool reservoir_aot_uses_fma(Isa isa) {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-    // The AOT step's clone in use (NEUROPERF_KERNEL_ISA=baseline selects the unfused one).
-    return kernels::kernel_isa() == kernels::KernelIsa::avx512;
+    return isa != Isa::generic;
 #else
+    (void)isa;
     return false;
 #endif
 }
 
 namespace {
+
+// The statements loading g = x[col[e .. e + VL)] in csr_row: a gather instruction per 64 bytes
+// (avx512) or per 32 (avx2; GCC and clang name the AVX2 builtins differently), else an element
+// loop.
+std::string gather_source(Isa isa, bool is_double) {
+    if (isa == Isa::avx512)
+        return is_double ? "            int __attribute__((vector_size(32))) ci;\n"
+                           "            __builtin_memcpy(&ci, col + e, sizeof ci);\n"
+                           "            const V g = __builtin_ia32_gathersiv8df(V{}, x, ci, (unsigned char)-1, 8);"
+                         : "            int __attribute__((vector_size(64))) ci;\n"
+                           "            __builtin_memcpy(&ci, col + e, sizeof ci);\n"
+                           "            const V g = __builtin_ia32_gathersiv16sf(V{}, x, ci, (unsigned short)-1, 4);";
+    if (isa == Isa::avx2)
+        return is_double ? "            int __attribute__((vector_size(16))) c0, c1;\n"
+                           "            __builtin_memcpy(&c0, col + e, sizeof c0);\n"
+                           "            __builtin_memcpy(&c1, col + e + 4, sizeof c1);\n"
+                           "            const H ones = (H)(I4){-1, -1, -1, -1};\n"
+                           "#if defined(__clang__)\n"
+                           "            const H g0 = __builtin_ia32_gatherd_pd256(H{}, x, c0, ones, 8);\n"
+                           "            const H g1 = __builtin_ia32_gatherd_pd256(H{}, x, c1, ones, 8);\n"
+                           "#else\n"
+                           "            const H g0 = __builtin_ia32_gathersiv4df(H{}, x, c0, ones, 8);\n"
+                           "            const H g1 = __builtin_ia32_gathersiv4df(H{}, x, c1, ones, 8);\n"
+                           "#endif\n"
+                           "            const V g = __builtin_shufflevector(g0, g1, 0, 1, 2, 3, 4, 5, 6, 7);"
+                         : "            int __attribute__((vector_size(32))) c0, c1;\n"
+                           "            __builtin_memcpy(&c0, col + e, sizeof c0);\n"
+                           "            __builtin_memcpy(&c1, col + e + 8, sizeof c1);\n"
+                           "            const H ones = (H)(I8){-1, -1, -1, -1, -1, -1, -1, -1};\n"
+                           "#if defined(__clang__)\n"
+                           "            const H g0 = __builtin_ia32_gatherd_ps256(H{}, x, c0, ones, 4);\n"
+                           "            const H g1 = __builtin_ia32_gatherd_ps256(H{}, x, c1, ones, 4);\n"
+                           "#else\n"
+                           "            const H g0 = __builtin_ia32_gathersiv8sf(H{}, x, c0, ones, 4);\n"
+                           "            const H g1 = __builtin_ia32_gathersiv8sf(H{}, x, c1, ones, 4);\n"
+                           "#endif\n"
+                           "            const V g = __builtin_shufflevector(g0, g1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);";
+    return "            V g;\n            for (int l = 0; l < VL; ++l) g[l] = x[col[e + l]];";
+}
 
 template <class T>
 std::string source(const ReservoirKernelDescriptor& desc, const std::string& entry) {
@@ -115,12 +147,26 @@ std::string source(const ReservoirKernelDescriptor& desc, const std::string& ent
     const T a = static_cast<T>(spec.leak_rate), keep = T(1) - a;
     // Multiply-adds: fused where the AOT code fuses them (explicitly: the file is compiled with
     // -ffp-contract=off), plain under fast math (-ffast-math contracts them itself).
+    // With AVX2 the 64-byte vectors are fused as two 32-byte halves.
     const bool explicit_fma = fma && !fastmath;
+    const bool avx512 = desc.isa == Isa::avx512;
     std::string vfma, dfma;
-    if (explicit_fma) {
-        vfma = is_double ? "__builtin_ia32_vfmaddpd512_mask(a, b, c, (unsigned char)-1, 4)"
-                         : "__builtin_ia32_vfmaddps512_mask(a, b, c, (unsigned short)-1, 4)";
-        dfma = "__builtin_ia32_vfmaddpd512_mask(a, b, c, (unsigned char)-1, 4)";
+    if (explicit_fma && avx512) {
+        vfma = is_double ? "return __builtin_ia32_vfmaddpd512_mask(a, b, c, (unsigned char)-1, 4);"
+                         : "return __builtin_ia32_vfmaddps512_mask(a, b, c, (unsigned short)-1, 4);";
+        dfma = "return __builtin_ia32_vfmaddpd512_mask(a, b, c, (unsigned char)-1, 4);";
+    } else if (explicit_fma) {
+        auto halves = [](const char* h, const char* builtin, const char* lo, const char* hi, const char* all) {
+            return fmt::format("const {0} l = {1}(__builtin_shufflevector(a, a, {2}), __builtin_shufflevector(b, b, {2}), "
+                               "__builtin_shufflevector(c, c, {2}));\n    const {0} u = {1}(__builtin_shufflevector(a, a, {3}), "
+                               "__builtin_shufflevector(b, b, {3}), __builtin_shufflevector(c, c, {3}));\n"
+                               "    return __builtin_shufflevector(l, u, {4});",
+                               h, builtin, lo, hi, all);
+        };
+        dfma = halves("DH", "__builtin_ia32_vfmaddpd256", "0, 1, 2, 3", "4, 5, 6, 7", "0, 1, 2, 3, 4, 5, 6, 7");
+        vfma = is_double ? dfma
+                         : halves("H", "__builtin_ia32_vfmaddps256", "0, 1, 2, 3, 4, 5, 6, 7", "8, 9, 10, 11, 12, 13, 14, 15",
+                                  "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15");
     }
     std::string src = fmt::format(
         "// neuroperf JIT: reservoir update ({t}, N={n}, D={d}, leak {a}, {act}, {fmt}, {bias}) -- generated; see docs/dev/jit.md\n"
@@ -133,8 +179,11 @@ std::string source(const ReservoirKernelDescriptor& desc, const std::string& ent
         "typedef T Q __attribute__((vector_size(16)));\n"
         "{e}"
         "typedef double D __attribute__((vector_size(64)));\n"
+        "typedef double DH __attribute__((vector_size(32)));\n"
         "typedef long long I __attribute__((vector_size(64)));\n"
         "typedef unsigned long long U __attribute__((vector_size(64)));\n"
+        "typedef long long I4 __attribute__((vector_size(32)));\n"
+        "typedef int I8 __attribute__((vector_size(32)));\n"
         "INL V ldv(const T* p) {{ V v; __builtin_memcpy(&v, p, sizeof v); return v; }}\n"
         "INL D bc(double c) {{ return D{{c, c, c, c, c, c, c, c}}; }}\n"
         "// Multiply-adds as the AOT step for this CPU rounds them ({fused}).\n"
@@ -147,9 +196,9 @@ std::string source(const ReservoirKernelDescriptor& desc, const std::string& ent
         fmt::arg("fused", fastmath ? "fast math" : fma ? "fused" : "not fused"),
         fmt::arg("fmas", explicit_fma ? (is_double ? "__builtin_fma(a, b, c)" : "__builtin_fmaf(a, b, c)") : "c + a * b"));
     if (explicit_fma) {
-        // The AOT side fuses only in its AVX-512 clone, so the CPU has AVX-512 here.
-        src += fmt::format("INL V fmav(V a, V b, V c) {{ return {}; }}\n", vfma);
-        if (!is_double) src += fmt::format("INL D fmad(D a, D b, D c) {{ return {}; }}\n", dfma);
+        // The AOT side fuses only in its avx2 and avx512 variants, so the CPU has FMA here.
+        src += fmt::format("INL V fmav(V a, V b, V c) {{\n    {}\n}}\n", vfma);
+        if (!is_double) src += fmt::format("INL D fmad(D a, D b, D c) {{\n    {}\n}}\n", dfma);
     } else {
         src += "INL V fmav(V a, V b, V c) { return c + a * b; }\n";
         if (!is_double) src += "INL D fmad(D a, D b, D c) { return c + a * b; }\n";
@@ -173,12 +222,11 @@ std::string source(const ReservoirKernelDescriptor& desc, const std::string& ent
     const bool helper = !fastmath && (spec.activation == Activation::tanh || spec.activation == Activation::sigmoid);
     if (!helper)
         src += fastmath_activation_source(spec.activation, kernels::parse_precision(spec.precision, "ReservoirKernelSpec.precision"), is_double);
-    const int tv = fma ? (is_double ? 4 : 8) : 1;
     // Rows per group: R rows share each load of x while W is cache-resident (≤ 8 MB); a larger
     // W streams from memory, where one row at a time measured faster.
     const int R = spec.sparse ? 1 : static_cast<double>(n) * static_cast<double>(n) * sizeof(T) <= 8.0 * (1 << 20) ? 4 : 1;
-    if (!spec.sparse) src += rows_source("rows_w", R, n, L, tv, R == 1 ? 2 : 1);
-    src += rows_source("rows_in", R, d, L, tv, 1);
+    if (!spec.sparse) src += rows_source("rows_w", R, n, L, R == 1 ? 2 : 1);
+    src += rows_source("rows_in", R, d, L, 1);
     std::string group;  // z[i + q − r0] for the R rows from i (rows past r1 − 1 repeat it; their z slots are slack)
     for (int q = 1; q < R; ++q) group += fmt::format("            const i64 i{0} = i + {0} < r1 ? i + {0} : r1 - 1;\n", q);
     auto row_args = [&](const std::string& base, const std::string& ld) {
@@ -217,17 +265,11 @@ INL T csr_row(i64 lo, i64 hi, const i32* __restrict col, const T* __restrict val
 }}
 )",
                            fmt::arg("LC", VL),
-                           // With AVX-512 (the AOT step runs its AVX-512 clone) a hardware gather as
+                           // With AVX-512 or AVX2 (the variant the AOT step runs) hardware gathers as
                            // the AOT loop; the element loop is not turned into one at -O1 (1.6×
                            // slower than the AOT step at N = 2000, d = 0.1, float32). The same values
                            // either way. Not keyed on fma: fast math fuses on any CPU.
-                           fmt::arg("gather", !desc.avx512 ? "            V g;\n            for (int l = 0; l < VL; ++l) g[l] = x[col[e + l]];"
-                                              : is_double ? "            int __attribute__((vector_size(32))) ci;\n"
-                                                            "            __builtin_memcpy(&ci, col + e, sizeof ci);\n"
-                                                            "            const V g = __builtin_ia32_gathersiv8df(V{}, x, ci, (unsigned char)-1, 8);"
-                                                          : "            int __attribute__((vector_size(64))) ci;\n"
-                                                            "            __builtin_memcpy(&ci, col + e, sizeof ci);\n"
-                                                            "            const V g = __builtin_ia32_gathersiv16sf(V{}, x, ci, (unsigned short)-1, 4);"),
+                           fmt::arg("gather", gather_source(desc.isa, is_double)),
                            fmt::arg("reduce", is_double ? "const H h = __builtin_shufflevector(acc, acc, 0, 1, 2, 3) + __builtin_shufflevector(acc, acc, 4, 5, 6, 7);\n"
                                                           "        const Q q = __builtin_shufflevector(h, h, 0, 1) + __builtin_shufflevector(h, h, 2, 3);\n"
                                                           "        s = q[0] + q[1];"

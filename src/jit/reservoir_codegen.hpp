@@ -32,21 +32,17 @@ struct ReservoirJitArgs {
     void (*activation)(int f, int precision, std::int64_t n, T* z);
 };
 
-/// Whether the step may use AVX-512 instructions (the AOT step runs its AVX-512 clone:
-/// kernels::kernel_isa(), which NEUROPERF_KERNEL_ISA=baseline turns off).
-bool reservoir_uses_avx512();
-
-/// Whether the AOT step fuses multiply-adds on this CPU (its AVX-512 variant, compiled by GCC,
-/// which contracts a·b + c).
-bool reservoir_aot_uses_fma();
+/// Whether the AOT step of variant `isa` fuses multiply-adds (the avx2 and avx512 variants,
+/// compiled by GCC, which contracts a·b + c).
+bool reservoir_aot_uses_fma(Isa isa);
 
 /// Everything a generated reservoir step depends on besides the toolchain and the CPU; hashed
 /// field by field into the registry's key (core::Hasher).
 struct ReservoirKernelDescriptor {
     DType dtype = DType::float64;
     ReservoirKernelSpec spec{};
-    bool fma = false;       ///< multiply-adds fused where the AOT step for this CPU fuses them
-    bool avx512 = false;    ///< AVX-512 hardware gathers in CSR rows (reservoir_uses_avx512())
+    Isa isa = Isa::generic; ///< the context's variant: the AOT step mirrored, the gathers used
+    bool fma = false;       ///< multiply-adds fused where the AOT step of that variant fuses them
     bool parallel = false;  ///< OpenMP over row blocks when the step is large enough
     bool fastmath = false;  ///< compiled with -ffast-math
 };
@@ -69,8 +65,8 @@ struct Fields<jit::ReservoirJitArgs<T>> {
 template <>
 struct Fields<jit::ReservoirKernelDescriptor> {
     using D = jit::ReservoirKernelDescriptor;
-    static constexpr auto list = std::tuple{field("dtype", &D::dtype), field("spec", &D::spec), field("fma", &D::fma),
-                                            field("avx512", &D::avx512),
+    static constexpr auto list = std::tuple{field("dtype", &D::dtype), field("spec", &D::spec), field("isa", &D::isa),
+                                            field("fma", &D::fma),
                                             field("parallel", &D::parallel), field("fastmath", &D::fastmath)};
 };
 }  // namespace neuroperf

@@ -19,6 +19,7 @@ struct ReservoirUpdateKernel<T>::State {
     jit::CompiledKernel compiled;
     void (*entry)(const void*) = nullptr;
     int threads = 1;  // AOT fallback's bound (enable_parallel_loops: the context's count)
+    Isa isa = Isa::generic;  // the context's variant: the AOT step and activation it mirrors
 };
 
 namespace {
@@ -38,10 +39,20 @@ void check_shape(const char* arg, ArrayView<const T> v, std::initializer_list<in
     }
 }
 
-// The AOT step's activation for the compiled kernels (ReservoirJitArgs::activation).
-template <class T>
+// The AOT step's activation of variant I for the compiled kernels (ReservoirJitArgs::activation).
+template <Isa I, class T>
 void activation_thunk(int f, int precision, std::int64_t n, T* z) {
-    kernels::apply_activation<T>(static_cast<Activation>(f), static_cast<kernels::Precision>(precision), n, z);
+    kernels::apply_activation<T>(I, static_cast<Activation>(f), static_cast<kernels::Precision>(precision), n, z);
+}
+template <class T>
+using ActivationThunk = void (*)(int, int, std::int64_t, T*);
+template <class T>
+constexpr ActivationThunk<T> activation_for(Isa isa) {
+    switch (isa) {
+        case Isa::avx512: return &activation_thunk<Isa::avx512, T>;
+        case Isa::avx2: return &activation_thunk<Isa::avx2, T>;
+        default: return &activation_thunk<Isa::generic, T>;
+    }
 }
 
 // x_old for an in-place step: the AOT façade's per-thread buffer, reused across calls.
@@ -69,7 +80,7 @@ void run(const typename ReservoirUpdateKernel<T>::State& st, ArrayView<T> state,
     const bool u_c = d <= 1 || u.stride(0) == 1;
     if (st.entry && win_c && u_c) {
         jit::ReservoirJitArgs<T> a{};
-        a.activation = &activation_thunk<T>;
+        a.activation = activation_for<T>(st.isa);
         a.x_old = old;
         a.x_new = state.data();
         a.x_new_stride = n <= 1 ? 1 : state.stride(0);
@@ -111,6 +122,7 @@ void run(const typename ReservoirUpdateKernel<T>::State& st, ArrayView<T> state,
     s.activation = spec.activation;
     s.precision = kernels::parse_precision(spec.precision, "ReservoirKernelSpec.precision");
     s.threads = st.threads;
+    s.isa = st.isa;
     if (dense) kernels::reservoir_step<T>(s, *dense);
     else kernels::reservoir_step<T>(s, *csr);
 }
@@ -163,9 +175,10 @@ ReservoirUpdateKernel<T> JITCompiler::compile_reservoir_update_kernel(const Rese
     spec.validate();
     auto st = std::make_shared<typename ReservoirUpdateKernel<T>::State>();
     st->spec = spec;
-    const jit::ReservoirKernelDescriptor desc{dtype_of<T>(), spec, jit::reservoir_aot_uses_fma() || config_.enable_fastmath,
-                                              jit::reservoir_uses_avx512(), config_.enable_parallel_loops,
-                                              config_.enable_fastmath};
+    st->isa = context_.isa();
+    const jit::ReservoirKernelDescriptor desc{dtype_of<T>(), spec, st->isa,
+                                              jit::reservoir_aot_uses_fma(st->isa) || config_.enable_fastmath,
+                                              config_.enable_parallel_loops, config_.enable_fastmath};
     if (desc.parallel) st->threads = context_.num_threads();
     jit::KernelRequest req;
     req.kernel = "reservoir_update";

@@ -15,6 +15,7 @@ struct SpikeProcessingKernel<T>::State {
     kernels::LifConstants<T> constants;
     jit::CompiledKernel compiled;
     void (*entry)(void*, int) = nullptr;
+    Isa isa = Isa::generic;  // the context's variant: the AOT fallback's
 };
 
 namespace {
@@ -33,7 +34,7 @@ template <class T>
 void SpikeProcessingKernel<T>::update(SpikeStepArgs<T>& args) const {
     check_range(state_->spec, args);
     if (state_->entry) state_->entry(&args, kernels::kLifUpdate);
-    else kernels::lif_step(state_->constants, args, kernels::kLifUpdate);
+    else kernels::lif_step(state_->isa, state_->constants, args, kernels::kLifUpdate);
 }
 
 template <class T>
@@ -43,14 +44,14 @@ void SpikeProcessingKernel<T>::propagate(SpikeStepArgs<T>& args) const {
                                      state_->spec.num_neurons, args.num_spikes));
     if (args.step < 0) throw ValueError(fmt::format("SpikeStepArgs.step: expected ≥ 0, got {}", args.step));
     if (state_->entry) state_->entry(&args, kernels::kLifPropagate);
-    else kernels::lif_step(state_->constants, args, kernels::kLifPropagate);
+    else kernels::lif_step(state_->isa, state_->constants, args, kernels::kLifPropagate);
 }
 
 template <class T>
 void SpikeProcessingKernel<T>::operator()(SpikeStepArgs<T>& args) const {
     check_range(state_->spec, args);
     if (state_->entry) state_->entry(&args, kernels::kLifUpdate | kernels::kLifPropagate);
-    else kernels::lif_step(state_->constants, args, kernels::kLifUpdate | kernels::kLifPropagate);
+    else kernels::lif_step(state_->isa, state_->constants, args, kernels::kLifUpdate | kernels::kLifPropagate);
 }
 
 template <class T>
@@ -65,6 +66,7 @@ SpikeProcessingKernel<T> JITCompiler::compile_spike_processing_kernel(const LifS
     auto st = std::make_shared<typename SpikeProcessingKernel<T>::State>();
     st->spec = spec;
     st->constants = kernels::lif_constants<T>(spec);
+    st->isa = context_.isa();
     const jit::SpikeKernelDescriptor desc{dtype_of<T>(), spec, config_.enable_parallel_loops, config_.enable_fastmath};
     jit::KernelRequest req;
     req.kernel = "spike_processing";

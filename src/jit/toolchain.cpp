@@ -92,13 +92,21 @@ Toolchain find_toolchain(const fs::path& version_cache_dir) {
     return tc;
 }
 
-std::vector<std::string> compile_flags(const Toolchain& tc, bool fastmath, bool parallel) {
+std::vector<std::string> compile_flags(const Toolchain& tc, bool fastmath, bool parallel, Isa isa) {
     // -fno-trapping-math: GCC otherwise refuses to if-convert (hence vectorise) loops with
     // float comparisons (the LIF threshold); it changes no result, only what may be
     // speculated, and is clang's default. -pipe: GCC hands cc1plus's output to `as` through
-    // a pipe instead of a temporary file.
-    std::vector<std::string> f{"-O3", "-march=native", "-fPIC", "-shared", "-nostdlib", "-fno-exceptions",
-                               "-fno-rtti", "-fvisibility=hidden", "-fopenmp-simd", "-fno-trapping-math", "-w"};
+    // a pipe instead of a temporary file. The instruction set: the machine's own at the widest
+    // variant, else the variant's psABI level (the context chose a narrower one), tuned for
+    // this machine either way.
+    std::vector<std::string> f{"-O3", "-fPIC", "-shared", "-nostdlib", "-fno-exceptions", "-fno-rtti",
+                               "-fvisibility=hidden", "-fopenmp-simd", "-fno-trapping-math", "-w"};
+    if (isa == best_isa()) {
+        f.insert(f.begin() + 1, "-march=native");
+    } else {
+        f.insert(f.begin() + 1, isa == Isa::avx512 ? "-march=x86-64-v4" : isa == Isa::avx2 ? "-march=x86-64-v3" : "-march=x86-64");
+        f.insert(f.begin() + 2, "-mtune=native");
+    }
     if (!tc.clang) f.push_back("-pipe");
     if (fastmath) f.push_back("-ffast-math");
     else f.push_back("-ffp-contract=off");  // as the AOT kernels: no FMA contraction, same rounding

@@ -19,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include "core/simd.hpp"
+
 namespace neuroperf::kernels {
 namespace {
 
@@ -88,8 +90,9 @@ struct TileArgs {
     index_t os0, os1;
 };
 
-template <class T, bool Unit, bool Contig>
-[[gnu::always_inline]] inline void tile_body(const TileArgs<T>& a) {
+template <Isa V, class T, bool Unit, bool Contig>
+NP_INLINE void tile_loops(const TileArgs<T>& a) {
+    using core::madd;
     const index_t n = a.n, s1 = a.ws1;
     T* __restrict acc = a.acc;
     auto row = [&](index_t e) { return a.w + static_cast<index_t>(a.index[e]) * a.ws0; };
@@ -113,7 +116,7 @@ template <class T, bool Unit, bool Contig>
 #pragma omp simd aligned(acc : 64)
                 for (index_t j = 0; j < n; ++j) {
                     const index_t k = Contig ? j : j * s1;
-                    acc[j] = acc[j] + v0 * w0[k] + v1 * w1[k] + v2 * w2[k] + v3 * w3[k];
+                    acc[j] = madd<V>(v3, w3[k], madd<V>(v2, w2[k], madd<V>(v1, w1[k], madd<V>(v0, w0[k], acc[j]))));
                 }
             }
         }
@@ -123,7 +126,7 @@ template <class T, bool Unit, bool Contig>
 #pragma omp simd aligned(acc : 64)
             for (index_t j = 0; j < n; ++j) {
                 const index_t k = Contig ? j : j * s1;
-                acc[j] = Unit ? acc[j] + w0[k] : acc[j] + v * w0[k];
+                acc[j] = Unit ? acc[j] + w0[k] : madd<V>(v, w0[k], acc[j]);
             }
         }
         T* o = a.out + b * a.os0;
@@ -138,42 +141,17 @@ template <class T, bool Unit, bool Contig>
 template <class T>
 using TileFn = void (*)(const TileArgs<T>&);
 
-#define NEUROPERF_TILE_VARIANTS(a)                                                     \
-    const bool unit = (a).value == nullptr, contig = (a).ws1 == 1;                     \
-    if (unit) contig ? tile_body<T, true, true>(a) : tile_body<T, true, false>(a);     \
-    else contig ? tile_body<T, false, true>(a) : tile_body<T, false, false>(a);
-
-template <class T>
-void tile_generic(const TileArgs<T>& a) {
-    NEUROPERF_TILE_VARIANTS(a)
+// The variants (core/simd.hpp): the same loops vectorised for each ISA. Sums of products are
+// fused in avx2 and avx512 (core::madd: the same bits on both), not in generic.
+template <Isa V, class T>
+NP_INLINE void tile_body(const TileArgs<T>& a) {
+    const bool unit = a.value == nullptr, contig = a.ws1 == 1;
+    if (unit) contig ? tile_loops<V, T, true, true>(a) : tile_loops<V, T, true, false>(a);
+    else contig ? tile_loops<V, T, false, true>(a) : tile_loops<V, T, false, false>(a);
 }
-#if defined(__x86_64__)
+NP_ISA_VARIANTS((template <class T>), void, tile, (const TileArgs<T>& a), (a), T)
 template <class T>
-[[gnu::target("avx2,fma")]] void tile_avx2(const TileArgs<T>& a) {
-    NEUROPERF_TILE_VARIANTS(a)
-}
-template <class T>
-[[gnu::target("avx512f,avx512vl,avx512bw,avx512dq,fma,prefer-vector-width=512")]] void tile_avx512(const TileArgs<T>& a) {
-    NEUROPERF_TILE_VARIANTS(a)
-}
-#endif
-#undef NEUROPERF_TILE_VARIANTS
-
-// Dispatch once per process: the widest variant the CPU runs.
-template <class T>
-TileFn<T> tile_kernel() {
-    static const TileFn<T> fn = [] {
-#if defined(__x86_64__)
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-            return &tile_avx512<T>;
-        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &tile_avx2<T>;
-#endif
-        return &tile_generic<T>;
-    }();
-    return fn;
-}
+constexpr core::IsaTable<TileFn<T>> kTile = NP_ISA_TABLE(tile, <T>);
 
 }  // namespace
 
@@ -278,7 +256,7 @@ Array<T> events_to_dense(const SpikeEvents<T>& ev) {
 }
 
 template <class T>
-void event_batch_product(const SpikeEvents<T>& ev, ArrayView<const T> w, ArrayView<T> out, int threads) {
+void event_batch_product(const SpikeEvents<T>& ev, ArrayView<const T> w, ArrayView<T> out, int threads, Isa isa) {
     const index_t B = ev.batches, N = ev.inputs, M = w.shape(1);
     if (w.rank() != 2 || w.shape(0) != N)
         throw ShapeError(fmt::format("weight_matrix: expected shape ({}, M), got {}", N, w.layout().shape_string()));
@@ -296,7 +274,7 @@ void event_batch_product(const SpikeEvents<T>& ev, ArrayView<const T> w, ArrayVi
     const index_t width = tile_width(N, M, ev.nnz(), bytes, want > chunks ? 2 * want : 1);
     const index_t ntiles = (M + width - 1) / width;
     const index_t items = ntiles * chunks;
-    const TileFn<T> kernel = tile_kernel<T>();
+    const TileFn<T> kernel = kTile<T>[isa];
     const int team = static_cast<int>(std::min<index_t>(want, items));
 
 #pragma omp parallel num_threads(team) if (team > 1)
@@ -321,7 +299,7 @@ void event_batch_product(const SpikeEvents<T>& ev, ArrayView<const T> w, ArrayVi
     template SpikeEvents<T> events_from_dense<T>(ArrayView<const T>);                                         \
     template SpikeEvents<T> events_from_lists<T>(const std::vector<std::vector<std::int32_t>>&, index_t);     \
     template Array<T> events_to_dense<T>(const SpikeEvents<T>&);                                              \
-    template void event_batch_product<T>(const SpikeEvents<T>&, ArrayView<const T>, ArrayView<T>, int);
+    template void event_batch_product<T>(const SpikeEvents<T>&, ArrayView<const T>, ArrayView<T>, int, Isa);
 NEUROPERF_INSTANTIATE(float)
 NEUROPERF_INSTANTIATE(double)
 #undef NEUROPERF_INSTANTIATE

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "neuroperf/array.hpp"
+#include "neuroperf/isa.hpp"
 
 namespace neuroperf::kernels {
 
@@ -53,8 +54,9 @@ Array<T> events_to_dense(const SpikeEvents<T>& ev);
 /// summed in event order (dense input: ascending i; index lists: list order), so each output
 /// element gets the same arithmetic whatever the thread count or tiling: bit-identical results.
 /// W (N × M) any strides (column stride 1 is the fast case). Parallel over (column tile, chunk
-/// of batch rows) with `threads` OpenMP threads. Cost: nnz·M additions, W's active rows read.
+/// of batch rows) with `threads` OpenMP threads, on variant `isa`. Cost: nnz·M additions, W's
+/// active rows read.
 template <class T>
-void event_batch_product(const SpikeEvents<T>& ev, ArrayView<const T> w, ArrayView<T> out, int threads);
+void event_batch_product(const SpikeEvents<T>& ev, ArrayView<const T> w, ArrayView<T> out, int threads, Isa isa);
 
 }  // namespace neuroperf::kernels

@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/simd.hpp"
 #include "kernels/conv_rows.hpp"
 
 namespace neuroperf::kernels {
@@ -55,7 +56,7 @@ void gather_tile(const ConvBatch<T>& b, i64 n, i64 c0, int lanes, i64 t0, i64 ro
 }
 
 // All kLanes channels of a block advance together: one vector per time step (GCC vector
-// extension: AVX-512/AVX2/SSE as the target allows, written once for both types).
+// extension: AVX-512/AVX2/SSE as the variant's target allows, written once for both types).
 template <class T>
 struct LaneVecOf;
 template <>
@@ -72,9 +73,9 @@ using LaneVec = typename LaneVecOf<T>::type;
 // (A macro, not a function: passing these vectors by value would depend on the ISA's ABI.)
 #define NEUROPERF_LOAD_LANES(v, p) std::memcpy(&(v), (p), sizeof(v))
 
-template <class T, bool Alpha>
-void iir_block(const ConvBatch<T>& b, const ConvGeometry& g, const IirCoeffs& cf, i64 c0, int lanes,
-               T* xt, T* xd, T* yt) {
+template <Isa I, class T, bool Alpha>
+NP_INLINE void iir_block_body(const ConvBatch<T>& b, const ConvGeometry& g, const IirCoeffs& cf, i64 c0, int lanes,
+                              T* xt, T* xd, T* yt) {
     using V = LaneVec<T>;
     const T a1 = static_cast<T>(cf.a1), a2 = static_cast<T>(cf.a2), b0 = static_cast<T>(cf.b0);
     const T b1 = static_cast<T>(cf.b1), bL = static_cast<T>(cf.bL), bL1 = static_cast<T>(cf.bL1);
@@ -114,8 +115,8 @@ void iir_block(const ConvBatch<T>& b, const ConvGeometry& g, const IirCoeffs& cf
 // lanes overlap in the pipeline. Inputs outside [0, n) are zero.
 constexpr int kRowLanes = 8;
 
-template <class T, bool Alpha>
-void iir_rows(const ConvBatch<T>& b, const ConvGeometry& g, const IirCoeffs& cf, i64 c0, int lanes) {
+template <Isa I, class T, bool Alpha>
+NP_INLINE void iir_rows_body(const ConvBatch<T>& b, const ConvGeometry& g, const IirCoeffs& cf, i64 c0, int lanes) {
     const T a1 = static_cast<T>(cf.a1), a2 = static_cast<T>(cf.a2), b0 = static_cast<T>(cf.b0);
     const T b1 = static_cast<T>(cf.b1), bL = static_cast<T>(cf.bL), bL1 = static_cast<T>(cf.bL1);
     const i64 n = g.n, L = g.k, off = g.offset, end = g.offset + g.out_len;
@@ -185,9 +186,8 @@ ExpRowCoeffs<T> exp_row_coeffs(const IirCoeffs& cf) {
     return k;
 }
 
-template <class T>
-__attribute__((always_inline)) inline void iir_exp_row_impl(const T* x, i64 n, i64 L, i64 off, i64 end,
-                                                            const ExpRowCoeffs<T>& k, T* out, bool stream) {
+template <Isa I, class T>
+NP_INLINE void iir_exp_row_body(const T* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<T>& k, T* out, bool stream) {
     constexpr int W = ExpRowCoeffs<T>::W;
     typedef T V __attribute__((vector_size(64)));
     static_assert(kChunk % W == 0);
@@ -245,22 +245,25 @@ __attribute__((always_inline)) inline void iir_exp_row_impl(const T* x, i64 n, i
     }
 }
 
-NEUROPERF_CLONES void iir_exp_row_f(const float* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<float>& k,
-                                    float* out, bool stream) {
-    iir_exp_row_impl(x, n, L, off, end, k, out, stream);
-}
-NEUROPERF_CLONES void iir_exp_row_d(const double* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<double>& k,
-                                    double* out, bool stream) {
-    iir_exp_row_impl(x, n, L, off, end, k, out, stream);
-}
-inline void iir_exp_row(const float* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<float>& k, float* out,
-                        bool stream) {
-    iir_exp_row_f(x, n, L, off, end, k, out, stream);
-}
-inline void iir_exp_row(const double* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<double>& k,
-                        double* out, bool stream) {
-    iir_exp_row_d(x, n, L, off, end, k, out, stream);
-}
+// The variants (core/simd.hpp), chosen on the calling thread before the parallel regions.
+NP_ISA_VARIANTS((template <class T>), void, iir_exp_row,
+                (const T* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<T>& k, T* out, bool stream),
+                (x, n, L, off, end, k, out, stream), T)
+NP_ISA_VARIANTS((template <class T, bool Alpha>), void, iir_rows,
+                (const ConvBatch<T>& b, const ConvGeometry& g, const IirCoeffs& cf, i64 c0, int lanes), (b, g, cf, c0, lanes),
+                T, Alpha)
+NP_ISA_VARIANTS((template <class T, bool Alpha>), void, iir_block,
+                (const ConvBatch<T>& b, const ConvGeometry& g, const IirCoeffs& cf, i64 c0, int lanes, T* xt, T* xd, T* yt),
+                (b, g, cf, c0, lanes, xt, xd, yt), T, Alpha)
+template <class T>
+constexpr core::IsaTable<void (*)(const T*, i64, i64, i64, i64, const ExpRowCoeffs<T>&, T*, bool)> kExpRow =
+    NP_ISA_TABLE(iir_exp_row, <T>);
+template <class T, bool Alpha>
+constexpr core::IsaTable<void (*)(const ConvBatch<T>&, const ConvGeometry&, const IirCoeffs&, i64, int)> kRows =
+    NP_ISA_TABLE(iir_rows, <T, Alpha>);
+template <class T, bool Alpha>
+constexpr core::IsaTable<void (*)(const ConvBatch<T>&, const ConvGeometry&, const IirCoeffs&, i64, int, T*, T*, T*)> kBlock =
+    NP_ISA_TABLE(iir_block, <T, Alpha>);
 
 }  // namespace
 
@@ -278,11 +281,11 @@ void conv_iir(const ConvBatch<T>& b, const SpikeKernel& kernel, const ConvGeomet
         const i64 end = g.offset + g.out_len;
         int team = team_size(threads, b.channels, static_cast<double>(end) * 0.3);
         const bool stream = stream_output(b.channels * g.out_len, sizeof(T));
+        const auto row = kExpRow<T>[b.isa];
 #pragma omp parallel num_threads(team) if (team > 1)
         {
 #pragma omp for schedule(static)
-            for (i64 c = 0; c < b.channels; ++c)
-                iir_exp_row(b.x + c * b.x_cs, g.n, g.k, g.offset, end, k, b.out + c * b.o_cs, stream);
+            for (i64 c = 0; c < b.channels; ++c) row(b.x + c * b.x_cs, g.n, g.k, g.offset, end, k, b.out + c * b.o_cs, stream);
             if (stream) stream_fence();
         }
         return;
@@ -291,6 +294,8 @@ void conv_iir(const ConvBatch<T>& b, const SpikeKernel& kernel, const ConvGeomet
     const i64 blocks = (b.channels + lanes_per_block - 1) / lanes_per_block;
     double per_block = static_cast<double>(g.offset + g.out_len) * lanes_per_block * (alpha ? 0.4 : 0.25);
     int team = team_size(threads, blocks, per_block);
+    const auto rows_alpha = kRows<T, true>[b.isa], rows_exp = kRows<T, false>[b.isa];
+    const auto block_alpha = kBlock<T, true>[b.isa], block_exp = kBlock<T, false>[b.isa];
 #pragma omp parallel num_threads(team) if (team > 1)
     {
         std::vector<T> xt, xd, yt;
@@ -302,14 +307,10 @@ void conv_iir(const ConvBatch<T>& b, const SpikeKernel& kernel, const ConvGeomet
         for (i64 blk = 0; blk < blocks; ++blk) {
             i64 c0 = blk * lanes_per_block;
             int lanes = static_cast<int>(std::min<i64>(lanes_per_block, b.channels - c0));
-            if (rows && alpha)
-                iir_rows<T, true>(b, g, cf, c0, lanes);
-            else if (rows)
-                iir_rows<T, false>(b, g, cf, c0, lanes);
-            else if (alpha)
-                iir_block<T, true>(b, g, cf, c0, lanes, xt.data(), xd.data(), yt.data());
+            if (rows)
+                (alpha ? rows_alpha : rows_exp)(b, g, cf, c0, lanes);
             else
-                iir_block<T, false>(b, g, cf, c0, lanes, xt.data(), xd.data(), yt.data());
+                (alpha ? block_alpha : block_exp)(b, g, cf, c0, lanes, xt.data(), xd.data(), yt.data());
         }
     }
 }

@@ -16,15 +16,6 @@
 #include "kernels/convolution.hpp"
 #include "neuroperf/error.hpp"
 
-// The inner loops, compiled per instruction set (GCC picks the clone once, at load time).
-// Not under ThreadSanitizer: the clones' resolvers run during relocation, before the TSan
-// runtime is initialised, and TSan's instrumentation of them crashes the program at load.
-#if defined(__SANITIZE_THREAD__)
-#define NEUROPERF_CLONES
-#else
-#define NEUROPERF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-
 namespace neuroperf::kernels::conv {
 
 using i64 = std::int64_t;

@@ -13,6 +13,7 @@
 
 #include "neuroperf/convolution.hpp"
 #include "neuroperf/fields.hpp"
+#include "neuroperf/isa.hpp"
 
 namespace neuroperf::kernels {
 
@@ -83,6 +84,7 @@ struct ConvBatch {
     T* out = nullptr;
     std::int64_t o_cs = 0, o_ts = 1;
     bool out_zeroed = false;  ///< out already holds zeros (the event scatter then skips clearing it)
+    Isa isa = Isa::generic;   ///< the variant of the direct, event and recursive kernels (FFTW picks its own)
 };
 
 /// Fraction of nonzero (or NaN) samples, measured on at most ~64k samples spread over the batch.

@@ -1,5 +1,5 @@
-// vexp / vtanh: one loop body per (type, grade), compiled for the baseline ISA and inside an
-// AVX-512 clone (the body is always_inline, so each clone vectorises its own copy).
+// vexp / vtanh: one loop body per (type, grade), instantiated in the three ISA variants
+// (core/simd.hpp; the body is always_inline, so each variant vectorises its own copy).
 #include "kernels/elementwise.hpp"
 
 #include <type_traits>
@@ -8,7 +8,7 @@
 
 #include "neuroperf/error.hpp"
 
-#include "kernels/isa.hpp"
+#include "core/simd.hpp"
 #include "kernels/vmath.hpp"
 
 namespace neuroperf::kernels {
@@ -26,42 +26,33 @@ constexpr Grade grade_for(Precision p) {
 
 enum class Op { exp, tanh };
 
-template <Op O, class T, Grade G, bool Fma>
-NP_VINLINE void loop_body(std::int64_t n, const T* x, T* y) {
+// The avx2 and avx512 variants fuse the polynomials' multiply-adds (the same operations, so
+// the same results on both); generic has no FMA instruction.
+template <Isa I, Op O, class T, Grade G>
+NP_INLINE void loop_body(std::int64_t n, const T* x, T* y) {
+    constexpr bool kFma = I != Isa::generic;
 #pragma omp simd
     for (std::int64_t i = 0; i < n; ++i) {
         double v = static_cast<double>(x[i]);
-        if constexpr (O == Op::exp) y[i] = static_cast<T>(vmath::exp<G, Fma>(v));
-        else y[i] = static_cast<T>(vmath::tanh<G, Fma>(v));
+        if constexpr (O == Op::exp) y[i] = static_cast<T>(vmath::exp<G, kFma>(v));
+        else y[i] = static_cast<T>(vmath::tanh<G, kFma>(v));
     }
 }
+NP_ISA_VARIANTS((template <Op O, class T, Grade G>), void, loop, (std::int64_t n, const T* x, T* y), (n, x, y), O, T, G)
 
 template <Op O, class T, Grade G>
-void loop_baseline(std::int64_t n, const T* x, T* y) {
-    loop_body<O, T, G, false>(n, x, y);
-}
-#if NP_HAVE_AVX512_CLONES
-template <Op O, class T, Grade G>
-NP_AVX512 void loop_avx512(std::int64_t n, const T* x, T* y) {
-    loop_body<O, T, G, true>(n, x, y);
-}
-#endif
-
-template <Op O, class T, Grade G>
-void run(std::int64_t n, const T* x, T* y) {
-#if NP_HAVE_AVX512_CLONES
-    if (kernel_isa() == KernelIsa::avx512) return loop_avx512<O, T, G>(n, x, y);
-#endif
-    loop_baseline<O, T, G>(n, x, y);
+void run(Isa isa, std::int64_t n, const T* x, T* y) {
+    static constexpr core::IsaTable<void (*)(std::int64_t, const T*, T*)> kLoop = NP_ISA_TABLE(loop, <O, T, G>);
+    kLoop[isa](n, x, y);
 }
 
 template <Op O, class T>
-void dispatch(Precision p, std::int64_t n, const T* x, T* y) {
+void dispatch(Isa isa, Precision p, std::int64_t n, const T* x, T* y) {
     if (n <= 0) return;
     switch (p) {
-        case Precision::high: return run<O, T, grade_for<T>(Precision::high)>(n, x, y);
-        case Precision::low: return run<O, T, grade_for<T>(Precision::low)>(n, x, y);
-        case Precision::ep: return run<O, T, grade_for<T>(Precision::ep)>(n, x, y);
+        case Precision::high: return run<O, T, grade_for<T>(Precision::high)>(isa, n, x, y);
+        case Precision::low: return run<O, T, grade_for<T>(Precision::low)>(isa, n, x, y);
+        case Precision::ep: return run<O, T, grade_for<T>(Precision::ep)>(isa, n, x, y);
     }
 }
 
@@ -75,18 +66,18 @@ Precision parse_precision(std::string_view mode, const char* field) {
 }
 
 template <class T>
-void vexp(Precision p, std::int64_t n, const T* x, T* y) {
-    dispatch<Op::exp, T>(p, n, x, y);
+void vexp(Isa isa, Precision p, std::int64_t n, const T* x, T* y) {
+    dispatch<Op::exp, T>(isa, p, n, x, y);
 }
 
 template <class T>
-void vtanh(Precision p, std::int64_t n, const T* x, T* y) {
-    dispatch<Op::tanh, T>(p, n, x, y);
+void vtanh(Isa isa, Precision p, std::int64_t n, const T* x, T* y) {
+    dispatch<Op::tanh, T>(isa, p, n, x, y);
 }
 
-template void vexp<float>(Precision, std::int64_t, const float*, float*);
-template void vexp<double>(Precision, std::int64_t, const double*, double*);
-template void vtanh<float>(Precision, std::int64_t, const float*, float*);
-template void vtanh<double>(Precision, std::int64_t, const double*, double*);
+template void vexp<float>(Isa, Precision, std::int64_t, const float*, float*);
+template void vexp<double>(Isa, Precision, std::int64_t, const double*, double*);
+template void vtanh<float>(Isa, Precision, std::int64_t, const float*, float*);
+template void vtanh<double>(Isa, Precision, std::int64_t, const double*, double*);
 
 }  // namespace neuroperf::kernels

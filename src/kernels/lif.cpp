@@ -1,5 +1,9 @@
+// The LIF step in the three ISA variants (core/simd.hpp). This file is compiled with
+// -ffp-contract=off (src/CMakeLists.txt): no variant fuses a multiply-add, so every variant, the
+// generated kernels (also unfused) and any thread count give the same bits.
 #include "kernels/lif.hpp"
 
+#include "core/simd.hpp"
 #include "kernels/vmath.hpp"
 
 #include <bit>
@@ -22,7 +26,7 @@ double propagator(double dt, double tau_m, double tau_s) {
 }
 
 template <class T, bool Conductance>
-void update(const LifConstants<T>& c, SpikeStepArgs<T>& a) {
+NP_INLINE void update(const LifConstants<T>& c, SpikeStepArgs<T>& a) {
     const std::int64_t b = a.begin, e = a.end;
     T* __restrict v = a.v;
     T* __restrict ge = a.g_e;
@@ -77,7 +81,7 @@ void update(const LifConstants<T>& c, SpikeStepArgs<T>& a) {
 }
 
 template <class T>
-void propagate(const LifConstants<T>& c, SpikeStepArgs<T>& a) {
+NP_INLINE void propagate(const LifConstants<T>& c, SpikeStepArgs<T>& a) {
     const std::int32_t* sp = a.spikes;
     const std::int64_t ns = a.num_spikes, nt = c.n_targets, d = c.d, t = a.step;
     const std::int64_t* __restrict rp = a.row_ptr;
@@ -99,6 +103,18 @@ void propagate(const LifConstants<T>& c, SpikeStepArgs<T>& a) {
         }
     }
 }
+
+template <Isa V, class T>
+NP_INLINE void step_body(const LifConstants<T>& c, SpikeStepArgs<T>& args, int phases) {
+    if (phases & kLifUpdate) {
+        if (c.conductance) update<T, true>(c, args);
+        else update<T, false>(c, args);
+    }
+    if (phases & kLifPropagate) propagate(c, args);
+}
+NP_ISA_VARIANTS((template <class T>), void, step, (const LifConstants<T>& c, SpikeStepArgs<T>& args, int phases), (c, args, phases), T)
+template <class T>
+constexpr core::IsaTable<void (*)(const LifConstants<T>&, SpikeStepArgs<T>&, int)> kStep = NP_ISA_TABLE(step, <T>);
 
 }  // namespace
 
@@ -127,17 +143,13 @@ LifConstants<T> lif_constants(const LifSpec& s) {
 }
 
 template <class T>
-void lif_step(const LifConstants<T>& c, SpikeStepArgs<T>& args, int phases) {
-    if (phases & kLifUpdate) {
-        if (c.conductance) update<T, true>(c, args);
-        else update<T, false>(c, args);
-    }
-    if (phases & kLifPropagate) propagate(c, args);
+void lif_step(Isa isa, const LifConstants<T>& c, SpikeStepArgs<T>& args, int phases) {
+    kStep<T>[isa](c, args, phases);
 }
 
 template LifConstants<float> lif_constants<float>(const LifSpec&);
 template LifConstants<double> lif_constants<double>(const LifSpec&);
-template void lif_step<float>(const LifConstants<float>&, SpikeStepArgs<float>&, int);
-template void lif_step<double>(const LifConstants<double>&, SpikeStepArgs<double>&, int);
+template void lif_step<float>(Isa, const LifConstants<float>&, SpikeStepArgs<float>&, int);
+template void lif_step<double>(Isa, const LifConstants<double>&, SpikeStepArgs<double>&, int);
 
 }  // namespace neuroperf::kernels

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "neuroperf/isa.hpp"
 #include "neuroperf/kernel_specs.hpp"
 
 namespace neuroperf::kernels {
@@ -38,8 +39,9 @@ inline constexpr int kLifUpdate = 1, kLifPropagate = 2;
 inline constexpr double kLifExpClamp = 708.0;
 inline constexpr int kLifExpDegree = 12;
 
-/// One step on args per `phases` (kLifUpdate | kLifPropagate). Range and step already checked.
+/// One step on args per `phases` (kLifUpdate | kLifPropagate), on variant `isa` (all variants
+/// give the same bits: nothing is fused). Range and step already checked.
 template <class T>
-void lif_step(const LifConstants<T>& c, SpikeStepArgs<T>& args, int phases);
+void lif_step(Isa isa, const LifConstants<T>& c, SpikeStepArgs<T>& args, int phases);
 
 }  // namespace neuroperf::kernels

@@ -1,8 +1,9 @@
-// The fused reservoir step, written once for float/double and compiled twice per type: with the
-// baseline flags and, for x86-64 CPUs with AVX-512, inside functions carrying a target
-// attribute (the library is built without -march=native). The bodies are always_inline
-// templates, so each wrapper gets its own vectorised copy; kernel_isa() (kernels/isa.hpp) picks
-// one per call. The activation math is kernels/vmath.hpp, shared with vexp / vtanh.
+// The fused reservoir step, written once for float/double and instantiated in the three ISA
+// variants (core/simd.hpp): the bodies are always_inline templates on the Isa, so each variant's
+// wrapper gets its own vectorised copy, and ReservoirStep::isa picks one per call. The
+// activation math is kernels/vmath.hpp, shared with vexp / vtanh. avx2 and avx512 make the same
+// fused multiply-adds in the same order (the lane counts below do not depend on the register
+// width), so they give the same bits; generic does not fuse.
 #include "kernels/reservoir.hpp"
 
 #include <algorithm>
@@ -15,10 +16,8 @@
 #include <immintrin.h>
 #endif
 
-#include "kernels/isa.hpp"
+#include "core/simd.hpp"
 #include "kernels/vmath.hpp"
-
-#define NP_INLINE [[gnu::always_inline]] inline
 
 namespace neuroperf::kernels {
 namespace {
@@ -49,7 +48,7 @@ NP_INLINE void activation_loop(Activation f, std::int64_t n, double* z) {
 
 template <class T, bool Fma>
 NP_INLINE void activation_block(Activation f, Precision p, std::int64_t n, double* z) {
-    using vmath::Grade;
+    using vmath::Grade;  // Fma: the avx2 and avx512 variants
     if constexpr (std::is_same_v<T, float>) {
         activation_loop<Grade::f32, Fma>(f, n, z);
     } else {
@@ -80,39 +79,41 @@ NP_INLINE T reduce_lanes(T* acc) {
     return acc[0];
 }
 
-template <class T>
+using core::madd;
+
+template <Isa V, class T>
 NP_INLINE T dot_contiguous(std::int64_t n, const T* a, const T* b) {
     constexpr int L = kLanes<T>;
     T acc[L] = {};
     std::int64_t j = 0;
     for (; j + L <= n; j += L) {
 #pragma omp simd
-        for (int l = 0; l < L; ++l) acc[l] += a[j + l] * b[j + l];
+        for (int l = 0; l < L; ++l) acc[l] = madd<V>(a[j + l], b[j + l], acc[l]);
     }
     T s = reduce_lanes<T>(acc);
-    for (; j < n; ++j) s += a[j] * b[j];
+    for (; j < n; ++j) s = madd<V>(a[j], b[j], s);
     return s;
 }
 
 // Entries of a CSR row loop are prefetched this many ahead (into the next rows too) with the
-// non-temporal hint, in the AVX-512 clones. Measured on Zen 4, one thread, a 10⁷-entry stream
+// non-temporal hint, in the avx2 and avx512 variants. Measured on Zen 4, one thread, a 10⁷-entry stream
 // gathering from a 40 KB x (N = 10⁴, which no longer fits the 32 KB L1 beside the stream):
 // 8.5 → 6.8 ms, medians of 31 interleaved runs; 256 to 1024 entries ahead and the T0 hint all
 // measured the same; no change when W fits the L2. Prefetches never fault, so reaching past
 // the last row is harmless.
 inline constexpr std::int64_t kGatherPrefetch = 512;
 
-#if NP_HAVE_AVX512_CLONES
+#if NP_X86_VARIANTS
 // The long-row loop of dot_csr with the gather instruction: acc[l] += val[e+l]·x[col[e+l]] over
 // whole 64-byte vectors from e while e + lanes ≤ hi; returns the new e. GCC 12 does not turn the
 // lane loop below into vgatherdps/pd (it loads the elements one by one: 16-bit indices it can
-// only emulate, and the 32-bit loop it leaves scalar too), so the AVX-512 clone gathers
-// explicitly, widening 16-bit indices with vpmovzxwd. Same products and fused adds as the lane
-// loop. A real call (dot_csr itself has no target attribute, so this cannot be inlined into it):
-// only rows of ≥ 16 (float) / 8 (double) entries get here. Entries prefetched as kGatherPrefetch
-// says.
+// only emulate, and the 32-bit loop it leaves scalar too), so the avx512 and avx2 variants
+// gather explicitly, widening 16-bit indices with vpmovzxwd. Same products and fused adds as
+// the lane loop. A real call (dot_csr itself has no target attribute, so this cannot be inlined
+// into it): only rows of ≥ 16 (float) / 8 (double) entries get here. Entries prefetched as
+// kGatherPrefetch says.
 template <class T, class I>
-NP_AVX512 std::int64_t gather_loop(std::int64_t e, std::int64_t hi, const I* col, const T* val, const T* x, T* acc) {
+NP_TARGET_AVX512 std::int64_t gather_loop_avx512(std::int64_t e, std::int64_t hi, const I* col, const T* val, const T* x, T* acc) {
     static_assert(sizeof(I) == 2 || sizeof(I) == 4);
     if constexpr (std::is_same_v<T, float>) {
         __m512 a = _mm512_loadu_ps(acc);
@@ -147,30 +148,86 @@ NP_AVX512 std::int64_t gather_loop(std::int64_t e, std::int64_t hi, const I* col
     }
     return e;
 }
+
+// The same 64 bytes of lanes as two 256-bit halves: acc[0, L/2) and acc[L/2, L) each gathered
+// with one vgatherdps/pd of 8 (float) or 4 (double) lanes.
+template <class T, class I>
+NP_TARGET_AVX2 std::int64_t gather_loop_avx2(std::int64_t e, std::int64_t hi, const I* col, const T* val, const T* x, T* acc) {
+    static_assert(sizeof(I) == 2 || sizeof(I) == 4);
+    if constexpr (std::is_same_v<T, float>) {
+        __m256 a0 = _mm256_loadu_ps(acc), a1 = _mm256_loadu_ps(acc + 8);
+        const __m256 ones = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+        for (; e + 16 <= hi; e += 16) {
+            _mm_prefetch(reinterpret_cast<const char*>(val + e + kGatherPrefetch), _MM_HINT_NTA);
+            _mm_prefetch(reinterpret_cast<const char*>(col + e + kGatherPrefetch), _MM_HINT_NTA);
+            __m256i c0, c1;
+            if constexpr (sizeof(I) == 2) {
+                const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e));
+                c0 = _mm256_cvtepu16_epi32(_mm256_castsi256_si128(w));
+                c1 = _mm256_cvtepu16_epi32(_mm256_extracti128_si256(w, 1));
+            } else {
+                c0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e));
+                c1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e + 8));
+            }
+            // The masked forms with a zero source, as in the AVX-512 loop.
+            const __m256 x0 = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, c0, ones, 4);
+            const __m256 x1 = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), x, c1, ones, 4);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(val + e), x0, a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(val + e + 8), x1, a1);
+        }
+        _mm256_storeu_ps(acc, a0);
+        _mm256_storeu_ps(acc + 8, a1);
+    } else {
+        __m256d a0 = _mm256_loadu_pd(acc), a1 = _mm256_loadu_pd(acc + 4);
+        const __m256d ones = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
+        for (; e + 8 <= hi; e += 8) {
+            _mm_prefetch(reinterpret_cast<const char*>(val + e + kGatherPrefetch), _MM_HINT_NTA);
+            _mm_prefetch(reinterpret_cast<const char*>(col + e + kGatherPrefetch), _MM_HINT_NTA);
+            __m128i c0, c1;
+            if constexpr (sizeof(I) == 2) {
+                const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(col + e));
+                c0 = _mm_cvtepu16_epi32(w);
+                c1 = _mm_cvtepu16_epi32(_mm_srli_si128(w, 8));
+            } else {
+                c0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(col + e));
+                c1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(col + e + 4));
+            }
+            const __m256d x0 = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), x, c0, ones, 8);
+            const __m256d x1 = _mm256_mask_i32gather_pd(_mm256_setzero_pd(), x, c1, ones, 8);
+            a0 = _mm256_fmadd_pd(_mm256_loadu_pd(val + e), x0, a0);
+            a1 = _mm256_fmadd_pd(_mm256_loadu_pd(val + e + 4), x1, a1);
+        }
+        _mm256_storeu_pd(acc, a0);
+        _mm256_storeu_pd(acc + 4, a1);
+    }
+    return e;
+}
 #endif
 
 // Row of a CSR matrix times x in a fixed order. Long rows: 64-byte lanes of gathered products
 // (AVX-512 gathers: 2× faster than scalar loads at 200 and 1000 entries per row, measured on
 // Zen 4); the rest, and short rows, in four independent chains (2× faster than one chain or
 // eight at 5 entries per row).
-template <class T, bool Avx512, class I>
+template <Isa V, class T, class I>
 NP_INLINE T dot_csr(std::int64_t lo, std::int64_t hi, const I* col, const T* val, const T* x, bool hw_gather = false) {
     constexpr int L = kLanes<T> / 2;
     T s = T(0);
     std::int64_t e = lo;
     if (hi - lo >= L) {
         T acc[L] = {};
-#if NP_HAVE_AVX512_CLONES
-        if constexpr (Avx512)
-            if (hw_gather) e = gather_loop<T, I>(e, hi, col, val, x, acc);
+#if NP_X86_VARIANTS
+        if constexpr (V == Isa::avx512)
+            if (hw_gather) e = gather_loop_avx512<T, I>(e, hi, col, val, x, acc);
+        if constexpr (V == Isa::avx2)
+            if (hw_gather) e = gather_loop_avx2<T, I>(e, hi, col, val, x, acc);
 #endif
         for (; e + L <= hi; e += L) {
-            if constexpr (Avx512) {  // as gather_loop
+            if constexpr (V != Isa::generic) {  // as the gather loops
                 __builtin_prefetch(val + e + kGatherPrefetch, 0, 0);
                 __builtin_prefetch(col + e + kGatherPrefetch, 0, 0);
             }
 #pragma omp simd
-            for (int l = 0; l < L; ++l) acc[l] += val[e + l] * x[col[e + l]];
+            for (int l = 0; l < L; ++l) acc[l] = madd<V>(val[e + l], x[col[e + l]], acc[l]);
         }
 #pragma GCC unroll 8
         for (int w = L / 2; w >= 1; w /= 2)
@@ -180,22 +237,22 @@ NP_INLINE T dot_csr(std::int64_t lo, std::int64_t hi, const I* col, const T* val
     }
     T s0 = T(0), s1 = T(0), s2 = T(0), s3 = T(0);
     for (; e + 4 <= hi; e += 4) {
-        s0 += val[e] * x[col[e]];
-        s1 += val[e + 1] * x[col[e + 1]];
-        s2 += val[e + 2] * x[col[e + 2]];
-        s3 += val[e + 3] * x[col[e + 3]];
+        s0 = madd<V>(val[e], x[col[e]], s0);
+        s1 = madd<V>(val[e + 1], x[col[e + 1]], s1);
+        s2 = madd<V>(val[e + 2], x[col[e + 2]], s2);
+        s3 = madd<V>(val[e + 3], x[col[e + 3]], s3);
     }
-    for (; e < hi; ++e) s0 += val[e] * x[col[e]];
+    for (; e < hi; ++e) s0 = madd<V>(val[e], x[col[e]], s0);
     return s + ((s0 + s1) + (s2 + s3));
 }
 
-template <class T>
+template <Isa V, class T>
 NP_INLINE T input_term(const ReservoirStep<T>& s, std::int64_t i) {
     if (s.input_pre) return s.input_pre[i];
     const T* row = s.w_in + i * s.w_in_row_stride;
-    if (s.w_in_col_stride == 1 && s.u_stride == 1) return dot_contiguous<T>(s.d, row, s.u);
+    if (s.w_in_col_stride == 1 && s.u_stride == 1) return dot_contiguous<V>(s.d, row, s.u);
     T acc = T(0);
-    for (std::int64_t j = 0; j < s.d; ++j) acc += row[j * s.w_in_col_stride] * s.u[j * s.u_stride];
+    for (std::int64_t j = 0; j < s.d; ++j) acc = madd<V>(row[j * s.w_in_col_stride], s.u[j * s.u_stride], acc);
     return acc;
 }
 
@@ -204,7 +261,7 @@ using ActivationFn = void (*)(Activation, Precision, std::int64_t, double*);
 // Pre-activations of block rows [r0, r1) into z, then activation and leak on the block. The
 // activation is a separate (non-inlined) function of the same instruction set: inlined, its
 // constants crowd the row loop out of registers (measured 2× slower row sums).
-template <class T, class RowSum>
+template <Isa V, class T, class RowSum>
 NP_INLINE void finish_block(const ReservoirStep<T>& s, std::int64_t r0, std::int64_t r1, double* z, ActivationFn act,
                             RowSum row_sum) {
     std::int64_t len = r1 - r0;
@@ -218,7 +275,7 @@ NP_INLINE void finish_block(const ReservoirStep<T>& s, std::int64_t r0, std::int
 #pragma omp simd
         for (std::int64_t i = 0; i < len; ++i) z[i] = static_cast<double>(T(p[i] + rs[i]));
     } else {
-        for (std::int64_t i = r0; i < r1; ++i) z[i - r0] = static_cast<double>(T(input_term(s, i) + row_sum(i)));
+        for (std::int64_t i = r0; i < r1; ++i) z[i - r0] = static_cast<double>(T(input_term<V>(s, i) + row_sum(i)));
     }
     if (const T* b = s.bias) {
         const std::int64_t bs = s.bias_stride;
@@ -233,28 +290,28 @@ NP_INLINE void finish_block(const ReservoirStep<T>& s, std::int64_t r0, std::int
         const T* old = s.x_old + r0;
         if (s.x_new_stride == 1) {
 #pragma omp simd
-            for (std::int64_t i = 0; i < len; ++i) out[i] = keep * old[i] + a * static_cast<T>(z[i]);
+            for (std::int64_t i = 0; i < len; ++i) out[i] = madd<V>(keep, old[i], a * static_cast<T>(z[i]));
         } else {
-            for (std::int64_t i = 0; i < len; ++i) out[i * s.x_new_stride] = keep * old[i] + a * static_cast<T>(z[i]);
+            for (std::int64_t i = 0; i < len; ++i) out[i * s.x_new_stride] = madd<V>(keep, old[i], a * static_cast<T>(z[i]));
         }
     }
 }
 
-template <class T>
-NP_INLINE void dense_blocks_body(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1,
-                                 ActivationFn act) {
+template <Isa V, class T>
+NP_INLINE void dense_blocks(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1,
+                            ActivationFn act) {
     alignas(64) double z[kReservoirBlock];
     const T* x = s.x_old;
     const std::int64_t n = s.n;
     for (std::int64_t b = b0; b < b1; ++b) {
         std::int64_t r0 = b * kReservoirBlock, r1 = std::min(n, r0 + kReservoirBlock);
-        finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_contiguous<T>(n, w.data + i * w.ld, x); });
+        finish_block<V>(s, r0, r1, z, act, [&](std::int64_t i) NP_LAMBDA_INLINE { return dot_contiguous<V>(n, w.data + i * w.ld, x); });
     }
 }
 
-template <class T, bool Avx512>
-NP_INLINE void csr_blocks_body(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1,
-                               ActivationFn act) {
+template <Isa V, class T>
+NP_INLINE void csr_blocks(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1,
+                          ActivationFn act) {
     alignas(64) double z[kReservoirBlock];
     const T* x = s.x_old;
     const std::int64_t* rp = w.row_ptr;
@@ -263,60 +320,45 @@ NP_INLINE void csr_blocks_body(const ReservoirStep<T>& s, const CsrRows<T>& w, s
         std::int64_t r0 = b * kReservoirBlock, r1 = std::min(s.n, r0 + kReservoirBlock);
         const bool hw = w.hw_gather;
         if (const std::uint16_t* col16 = w.col16) {
-            finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col16, val, x, hw); });
+            finish_block<V>(s, r0, r1, z, act, [&](std::int64_t i) NP_LAMBDA_INLINE { return dot_csr<V>(rp[i], rp[i + 1], col16, val, x, hw); });
         } else {
             const std::int32_t* col = w.col_idx;
-            finish_block(s, r0, r1, z, act, [&](std::int64_t i) { return dot_csr<T, Avx512>(rp[i], rp[i + 1], col, val, x, hw); });
+            finish_block<V>(s, r0, r1, z, act, [&](std::int64_t i) NP_LAMBDA_INLINE { return dot_csr<V>(rp[i], rp[i + 1], col, val, x, hw); });
         }
     }
 }
 
-template <class T>
-__attribute__((noinline)) void activation_generic(Activation f, Precision p, std::int64_t n, double* z) {
-    activation_block<T, false>(f, p, n, z);
+// The variants. The activation is a separate (noinline) function of the same variant: see
+// finish_block.
+template <Isa V, class T>
+NP_INLINE void activation_body(Activation f, Precision p, std::int64_t n, double* z) {
+    activation_block<T, V != Isa::generic>(f, p, n, z);
 }
+NP_ISA_VARIANTS((template <class T> __attribute__((noinline))), void, activation, (Activation f, Precision p, std::int64_t n, double* z),
+                (f, p, n, z), T)
 template <class T>
-void dense_blocks_generic(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1) {
-    dense_blocks_body(s, w, b0, b1, &activation_generic<T>);
-}
-template <class T>
-void csr_blocks_generic(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1) {
-    csr_blocks_body<T, false>(s, w, b0, b1, &activation_generic<T>);
-}
+constexpr core::IsaTable<ActivationFn> kActivation = NP_ISA_TABLE(activation, <T>);
 
-#if NP_HAVE_AVX512_CLONES
-template <class T>
-NP_AVX512 __attribute__((noinline)) void activation_avx512(Activation f, Precision p, std::int64_t n, double* z) {
-    activation_block<T, true>(f, p, n, z);
+template <Isa V, class T>
+NP_INLINE void dense_body(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1) {
+    dense_blocks<V>(s, w, b0, b1, kActivation<T>[V]);
 }
-template <class T>
-NP_AVX512 void dense_blocks_avx512(const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1) {
-    dense_blocks_body(s, w, b0, b1, &activation_avx512<T>);
+NP_ISA_VARIANTS((template <class T>), void, dense, (const ReservoirStep<T>& s, const DenseRows<T>& w, std::int64_t b0, std::int64_t b1),
+                (s, w, b0, b1), T)
+
+template <Isa V, class T>
+NP_INLINE void csr_body(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1) {
+    csr_blocks<V>(s, w, b0, b1, kActivation<T>[V]);
 }
-template <class T>
-NP_AVX512 void csr_blocks_avx512(const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1) {
-    csr_blocks_body<T, true>(s, w, b0, b1, &activation_avx512<T>);
-}
-#endif
+NP_ISA_VARIANTS((template <class T>), void, csr, (const ReservoirStep<T>& s, const CsrRows<T>& w, std::int64_t b0, std::int64_t b1),
+                (s, w, b0, b1), T)
 
 template <class T, class W>
 using BlocksFn = void (*)(const ReservoirStep<T>&, const W&, std::int64_t, std::int64_t);
-
-// The variant for kernel_isa() (one relaxed atomic load per call, so tests can switch).
 template <class T>
-BlocksFn<T, DenseRows<T>> dense_variant() {
-#if NP_HAVE_AVX512_CLONES
-    if (kernel_isa() == KernelIsa::avx512) return &dense_blocks_avx512<T>;
-#endif
-    return &dense_blocks_generic<T>;
-}
+constexpr core::IsaTable<BlocksFn<T, DenseRows<T>>> kDense = NP_ISA_TABLE(dense, <T>);
 template <class T>
-BlocksFn<T, CsrRows<T>> csr_variant() {
-#if NP_HAVE_AVX512_CLONES
-    if (kernel_isa() == KernelIsa::avx512) return &csr_blocks_avx512<T>;
-#endif
-    return &csr_blocks_generic<T>;
-}
+constexpr core::IsaTable<BlocksFn<T, CsrRows<T>>> kCsr = NP_ISA_TABLE(csr, <T>);
 
 // `steps` steps (1 for a single step): step q reads first.x_old (q = 0) or row q − 1 of
 // `states`, first.input_pre + q·n (when given), and writes first.x_new (single step) or row q.
@@ -450,37 +492,34 @@ int reservoir_gemm_threads(double work, int step_threads, int threads) {
 template <class T>
 void reservoir_step(const ReservoirStep<T>& step, const DenseRows<T>& w) {
     if (step.n == 0) return;
-    const auto fn = dense_variant<T>();
+    const auto fn = kDense<T>[step.isa];
     run_blocks<T, DenseRows<T>>(fn, step, w, dense_work(step), 1, nullptr);
 }
 
 template <class T>
 void reservoir_step(const ReservoirStep<T>& step, const CsrRows<T>& w) {
     if (step.n == 0) return;
-    const auto fn = csr_variant<T>();
+    const auto fn = kCsr<T>[step.isa];
     run_blocks<T, CsrRows<T>>(fn, step, w, csr_work(step, w), 1, nullptr);
 }
 
 template <class T>
 void reservoir_sequence(const ReservoirStep<T>& first, const DenseRows<T>& w, std::int64_t steps, T* states) {
     if (first.n == 0 || steps == 0) return;
-    const auto fn = dense_variant<T>();
+    const auto fn = kDense<T>[first.isa];
     run_blocks<T, DenseRows<T>>(fn, first, w, dense_work(first), steps, states);
 }
 
 template <class T>
 void reservoir_sequence(const ReservoirStep<T>& first, const CsrRows<T>& w, std::int64_t steps, T* states) {
     if (first.n == 0 || steps == 0) return;
-    const auto fn = csr_variant<T>();
+    const auto fn = kCsr<T>[first.isa];
     run_blocks<T, CsrRows<T>>(fn, first, w, csr_work(first, w), steps, states);
 }
 
 template <class T>
-void apply_activation(Activation f, Precision p, std::int64_t n, T* z) {
-    ActivationFn act = &activation_generic<T>;
-#if NP_HAVE_AVX512_CLONES
-    if (kernel_isa() == KernelIsa::avx512) act = &activation_avx512<T>;  // the variant the steps use
-#endif
+void apply_activation(Isa isa, Activation f, Precision p, std::int64_t n, T* z) {
+    const ActivationFn act = kActivation<T>[isa];  // the one the steps of variant `isa` use
     double buf[kReservoirBlock];
     for (std::int64_t i0 = 0; i0 < n; i0 += kReservoirBlock) {
         std::int64_t len = std::min(kReservoirBlock, n - i0);
@@ -495,7 +534,7 @@ void apply_activation(Activation f, Precision p, std::int64_t n, T* z) {
     template void reservoir_step<T>(const ReservoirStep<T>&, const CsrRows<T>&);   \
     template void reservoir_sequence<T>(const ReservoirStep<T>&, const DenseRows<T>&, std::int64_t, T*); \
     template void reservoir_sequence<T>(const ReservoirStep<T>&, const CsrRows<T>&, std::int64_t, T*);   \
-    template void apply_activation<T>(Activation, Precision, std::int64_t, T*);
+    template void apply_activation<T>(Isa, Activation, Precision, std::int64_t, T*);
 NEUROPERF_INSTANTIATE(float)
 NEUROPERF_INSTANTIATE(double)
 #undef NEUROPERF_INSTANTIATE

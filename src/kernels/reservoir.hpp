@@ -26,8 +26,8 @@ struct CsrRows {
     const std::int32_t* col_idx = nullptr;
     const T* values = nullptr;
     const std::uint16_t* col16 = nullptr;
-    /// The AVX-512 clone gathers x with vgatherdps/pd (true) or with scalar loads (false), for
-    /// 16- and 32-bit indices alike. Measured on Zen 4, float, 1 thread, 16-bit indices:
+    /// The avx512 and avx2 variants gather x with vgatherdps/pd (true) or with scalar loads
+    /// (false), for 16- and 32-bit indices alike. Measured on Zen 4, float, 1 thread, 16-bit indices:
     /// streaming from DRAM (N = 10⁴, d = 0.1, 60 MB) the instruction is 1.47× faster (6.15 vs
     /// 9.0 ms per step); with the matrix in cache (N = 2000, d = 0.1, 2.4 MB) the scalar loads
     /// are 1.27× faster (142 vs 180 µs). 32-bit indices, one step at N = 10⁴: 7.3-8.4 → 6.3 ms.
@@ -60,6 +60,7 @@ struct ReservoirStep {
     Precision precision = Precision::high;
     int threads = 1;   ///< upper bound; used only when the step is large enough to pay
     bool ftz = false;  ///< set FTZ/DAZ on the worker threads of a parallel step
+    Isa isa = Isa::generic;  ///< the variant that runs (the caller's context's)
 };
 
 /// Rows per block: pre-activations of a block live in a stack buffer, the activation and the
@@ -103,9 +104,9 @@ void reservoir_sequence(const ReservoirStep<T>& first, const DenseRows<T>& w, st
 template <class T>
 void reservoir_sequence(const ReservoirStep<T>& first, const CsrRows<T>& w, std::int64_t steps, T* states);
 
-/// z[i] = f(z[i]) for i < n at precision p (tanh and sigmoid through vtanh/vexp; float at
-/// Precision::high is evaluated in double with the 1e-14 polynomial and rounded: ≤ 1 ulp).
+/// z[i] = f(z[i]) for i < n at precision p, on variant `isa`: the activation the steps of that
+/// variant apply (float is evaluated in double and rounded once: ≤ 1 ulp).
 template <class T>
-void apply_activation(Activation f, Precision p, std::int64_t n, T* z);
+void apply_activation(Isa isa, Activation f, Precision p, std::int64_t n, T* z);
 
 }  // namespace neuroperf::kernels

@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "core/json_fields.hpp"
+#include "core/simd.hpp"
 #include "neuroperf/timer.hpp"
 
 namespace neuroperf::kernels {
@@ -213,59 +214,77 @@ EigenResult eigen_dense(ArrayView<const T> a, bool vectors, const blas::Backend*
 
 namespace {
 
-// Mat-vec operators as Spectra wants them (double vectors; the matrix keeps its type T, so a
-// float matrix streams half the bytes). Single-threaded by design: the parallelism is across
-// the independent solves (see arnoldi_radius).
+// The mat-vecs, in the three ISA variants (core/simd.hpp): y = A·x in double (the matrix keeps
+// its type T, so a float matrix streams half the bytes). The CSR rows sum in two chains, which
+// hide the gather latency.
+template <Isa V, class T>
+NP_INLINE void csr_matvec_body(index_t n, const std::int64_t* rp, const std::int32_t* ci, const T* v, const double* x,
+                               double* y) {
+    for (index_t i = 0; i < n; ++i) {
+        double s0 = 0, s1 = 0;
+        std::int64_t k = rp[i], e = rp[i + 1];
+        for (; k + 1 < e; k += 2) {
+            s0 += static_cast<double>(v[k]) * x[ci[k]];
+            s1 += static_cast<double>(v[k + 1]) * x[ci[k + 1]];
+        }
+        if (k < e) s0 += static_cast<double>(v[k]) * x[ci[k]];
+        y[i] = s0 + s1;
+    }
+}
+NP_ISA_VARIANTS((template <class T>), void, csr_matvec,
+                (index_t n, const std::int64_t* rp, const std::int32_t* ci, const T* v, const double* x, double* y),
+                (n, rp, ci, v, x, y), T)
+
+template <Isa V, class T>
+NP_INLINE void dense_matvec_body(index_t n, const T* a, const double* x, double* y) {
+    for (index_t i = 0; i < n; ++i) {
+        const T* row = a + i * n;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (index_t j = 0; j < n; ++j) s += static_cast<double>(row[j]) * x[j];
+        y[i] = s;
+    }
+}
+NP_ISA_VARIANTS((template <class T>), void, dense_matvec, (index_t n, const T* a, const double* x, double* y), (n, a, x, y), T)
+
+// Mat-vec operators as Spectra wants them (double vectors). Single-threaded by design: the
+// parallelism is across the independent solves (see arnoldi_radius).
 template <class T>
 class CsrOp {
 public:
     using Scalar = double;
-    explicit CsrOp(const CsrMatrix<T>& a) : a_(a) {}
+    CsrOp(const CsrMatrix<T>& a, Isa isa) : a_(a), matvec_(kMatvec[isa]) {}
     Eigen::Index rows() const { return a_.rows(); }
     Eigen::Index cols() const { return a_.cols(); }
     void perform_op(const double* x, double* y) const {
-        const std::int64_t* rp = a_.row_ptr().data();
-        const std::int32_t* ci = a_.col_idx().data();
-        const T* v = a_.values().data();
-        for (index_t i = 0, n = a_.rows(); i < n; ++i) {
-            double s0 = 0, s1 = 0;  // two chains hide the gather latency
-            std::int64_t k = rp[i], e = rp[i + 1];
-            for (; k + 1 < e; k += 2) {
-                s0 += static_cast<double>(v[k]) * x[ci[k]];
-                s1 += static_cast<double>(v[k + 1]) * x[ci[k + 1]];
-            }
-            if (k < e) s0 += static_cast<double>(v[k]) * x[ci[k]];
-            y[i] = s0 + s1;
-        }
+        matvec_(a_.rows(), a_.row_ptr().data(), a_.col_idx().data(), a_.values().data(), x, y);
     }
 
 private:
+    using Fn = void (*)(index_t, const std::int64_t*, const std::int32_t*, const T*, const double*, double*);
+    static constexpr core::IsaTable<Fn> kMatvec = NP_ISA_TABLE(csr_matvec, <T>);
     const CsrMatrix<T>& a_;
+    Fn matvec_;
 };
 
 template <class T>
 class DenseOp {
 public:
     using Scalar = double;
-    explicit DenseOp(ArrayView<const T> a) : n_(a.shape(0)) {
+    DenseOp(ArrayView<const T> a, Isa isa) : n_(a.shape(0)), matvec_(kMatvec[isa]) {
         bool row_major = a.stride(1) == 1 && a.stride(0) == n_;
         if (!row_major) copy_ = Array<T>::copy_of(a);
         p_ = row_major ? a.data() : copy_.data();
     }
     Eigen::Index rows() const { return n_; }
     Eigen::Index cols() const { return n_; }
-    void perform_op(const double* x, double* y) const {
-        for (index_t i = 0; i < n_; ++i) {
-            const T* row = p_ + i * n_;
-            double s = 0;
-#pragma omp simd reduction(+ : s)
-            for (index_t j = 0; j < n_; ++j) s += static_cast<double>(row[j]) * x[j];
-            y[i] = s;
-        }
-    }
+    void perform_op(const double* x, double* y) const { matvec_(n_, p_, x, y); }
 
 private:
+    using Fn = void (*)(index_t, const T*, const double*, double*);
+    static constexpr core::IsaTable<Fn> kMatvec = NP_ISA_TABLE(dense_matvec, <T>);
     index_t n_;
+    Fn matvec_;
     const T* p_ = nullptr;
     Array<T> copy_;
 };
@@ -453,7 +472,7 @@ SpectralRadius spectral_radius_dense(ArrayView<const T> a, const RadiusOptions& 
     if (norm2 == 0) return {0.0, 0.0, 0, "zero matrix", "all entries are zero"};
     bool arnoldi = n >= kMinArnoldiN && (o.force_arnoldi || n > o.dense_max_n);
     if (!arnoldi) return radius_from_dense(eigen_dense<T>(a, false, o.lapack, o.threads, arg), std::sqrt(norm2), n);
-    DenseOp<T> op(a);
+    DenseOp<T> op(a, o.isa);
     return arnoldi_radius(op, n, o, arg);
 }
 
@@ -480,7 +499,7 @@ SpectralRadius spectral_radius_csr(const CsrMatrix<T>& a, const RadiusOptions& o
         Array<T> d = a.to_dense();
         return radius_from_dense(eigen_dense<T>(d.view(), false, o.lapack, o.threads, arg), std::sqrt(norm2), n);
     }
-    CsrOp<T> op(a);
+    CsrOp<T> op(a, o.isa);
     return arnoldi_radius(op, n, o, arg);
 }
 

@@ -29,6 +29,7 @@ EigenResult eigen_dense(ArrayView<const T> a, bool vectors, const blas::Backend*
 struct RadiusOptions {
     double rel_tol = 1e-6;
     int threads = 1;
+    Isa isa = Isa::generic;  ///< the mat-vecs' variant
     /// At or below this order the radius comes from one dense eigen-decomposition (exact up to
     /// rounding and faster than Arnoldi there, measured: docs/guide/spectral.md).
     index_t dense_max_n = 200;

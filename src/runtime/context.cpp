@@ -28,6 +28,7 @@ ContextOptions completed(ContextOptions o) {
     if (o.cache_dir.empty()) o.cache_dir = neuroperf::cache_dir();
     if (!o.log) o.log = [](std::string_view m) { std::cerr << "[neuroperf] " << m << '\n'; };
     if (o.backend.empty()) o.backend = "auto";
+    if (o.isa.empty()) o.isa = "auto";
     return o;
 }
 
@@ -35,7 +36,8 @@ ContextOptions completed(ContextOptions o) {
 
 ContextImpl::ContextImpl(ContextOptions opts)
     : options_(completed(std::move(opts))),
-      threads_(options_.num_threads > 0 ? options_.num_threads : default_thread_count()) {
+      threads_(options_.num_threads > 0 ? options_.num_threads : default_thread_count()),
+      isa_(resolve_isa(options_.isa, "ContextOptions.isa")) {
     backend_request_ = options_.backend;
     backend_request_source_ = options_.backend == "auto" ? "default" : "options";
     if (const char* env = std::getenv("NEUROPERF_BLAS"); env && *env && backend_request_ == "auto") {
@@ -53,6 +55,7 @@ ContextImpl::ContextImpl(ContextOptions opts)
 }
 
 const blas::Backend& ContextImpl::backend_named(std::string_view name) const {
+    if (name == "builtin") return registry_.builtin(isa_);
     if (const auto* be = registry_.find(name)) return *be;
     std::string reason = "unknown backend";
     for (const auto& be : registry_.backends())
@@ -77,22 +80,23 @@ std::unique_ptr<ContextImpl::Choices> ContextImpl::make_choices(int t, bool forc
         fill([&](std::size_t op, std::size_t b) { c->backend[op][b] = &be, c->why[op][b] = why; });
     } else if (!options_.calibrate) {
         const blas::Backend* first = nullptr;
-        for (const char* name : {"mkl", "openblas", "blis", "builtin"})
+        for (const char* name : {"mkl", "openblas", "blis"})
             if (!first) first = registry_.find(name);
+        if (!first) first = &registry_.builtin(isa_);
         fill([&](std::size_t op, std::size_t b) {
             c->backend[op][b] = first;
             c->why[op][b] = "uncalibrated: first present in the order mkl, openblas, blis, builtin";
         });
     } else {
         auto file = options_.cache_dir / "blas-calibration.json";
-        auto key = blas::calibration_key(registry_, t);
+        auto key = blas::calibration_key(registry_, t, isa_);
         std::optional<blas::Calibration> cal;
         if (!force) cal = blas::load_calibration(file, key, registry_);
         if (cal) {
             log(fmt::format("calibration for {} thread(s) loaded from {}", t, file.string()));
         } else {
             log(fmt::format("calibrating BLAS backends at {} thread(s)...", t));
-            cal = blas::measure_calibration(registry_, t);
+            cal = blas::measure_calibration(registry_, t, isa_);
             log(fmt::format("calibration took {:.2f} s", cal->seconds));
             try {
                 blas::store_calibration(file, key, *cal);
@@ -155,13 +159,15 @@ std::shared_ptr<void> ContextImpl::service_slot(const void* key, const std::func
 int Context::num_threads() const { return impl_->threads(); }
 const std::string& Context::backend_request() const { return impl_->backend_request(); }
 const std::filesystem::path& Context::cache_dir() const { return impl_->options().cache_dir; }
+Isa Context::isa() const { return impl_->isa(); }
 bool Context::verbose() const { return impl_->verbose(); }
 void Context::log(std::string_view message) const { impl_->log(message); }
 const ContextOptions& Context::options() const { return impl_->options(); }
 
 std::vector<BackendInfo> Context::backends() const {
     std::vector<BackendInfo> out;
-    for (const auto& be : impl_->registry().backends()) {
+    for (const auto& listed : impl_->registry().backends()) {
+        const blas::Backend* be = listed->info.name == "builtin" ? &impl_->registry().builtin(isa()) : listed.get();
         BackendInfo info = be->info;
         if (info.available && be->get_threads) info.threads = be->get_threads();
         out.push_back(std::move(info));

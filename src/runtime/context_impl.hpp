@@ -36,6 +36,9 @@ public:
 
     const ContextOptions& options() const { return options_; }
     int threads() const { return threads_; }
+    /// The kernels' variant (ContextOptions::isa resolved): what every kernel call made for
+    /// this context runs.
+    Isa isa() const { return isa_; }
     bool verbose() const { return options_.verbose; }
     /// The backend request ("auto" or a name) after NEUROPERF_BLAS, and where it came from
     /// ("NEUROPERF_BLAS", "options", "default").
@@ -55,7 +58,9 @@ public:
     /// or measures its calibration (backends rank differently at 1 and at N threads), logged
     /// when the context or the caller (`verbose`) is verbose.
     const blas::Backend& backend_for(BlasOp op, int bucket, int threads, bool verbose = false) const;
-    const blas::Backend& backend_named(std::string_view name) const;  // throws BackendError
+    /// The backend of that name (the builtin GEMM at this context's variant); BackendError
+    /// when it is not available.
+    const blas::Backend& backend_named(std::string_view name) const;
     std::vector<BackendChoice> choices(int threads, bool verbose = false) const;
     /// The GEMM for an m×n×k problem at `threads` threads (Context::gemm), calibration logged
     /// when `verbose`.
@@ -86,6 +91,7 @@ private:
 
     const ContextOptions options_;
     const int threads_;
+    const Isa isa_;
     std::string backend_request_, backend_request_source_;
     // The libraries are loaded once per process and their thread settings are process-wide,
     // so every context shares one registry (and so one record of the settings applied).

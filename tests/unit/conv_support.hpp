@@ -14,7 +14,6 @@
 
 #include "kernels/convolution.hpp"
 #include "test_support.hpp"
-#include "kernels/isa.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
@@ -22,9 +21,10 @@
 
 namespace neuroperf::conv_test {
 
-inline MKLOptimizer make_opt(int threads) {
+inline MKLOptimizer make_opt(int threads, Isa isa = best_isa()) {
     ContextOptions o;
     o.calibrate = false;
+    o.isa = isa_name(isa);
     o.log = [](std::string_view) {};
     MKLConfig cfg;
     cfg.num_threads = threads;

@@ -17,13 +17,12 @@
 
 namespace neuroperf::reservoir_test {
 
-using test_support::IsaGuard;
 using test_support::isas_here;
 using FloatTypes = ::testing::Types<float, double>;
 
 using LD = long double;
 
-inline MKLOptimizer make_opt(int threads = 1, const std::string& precision = "high") {
+inline MKLOptimizer make_opt(int threads = 1, const std::string& precision = "high", Isa isa = best_isa()) {
     MKLConfig cfg;
     cfg.num_threads = threads;
     cfg.precision_mode = precision;
@@ -31,6 +30,7 @@ inline MKLOptimizer make_opt(int threads = 1, const std::string& precision = "hi
     ContextOptions o;
     o.calibrate = false;
     o.num_threads = threads;
+    o.isa = isa_name(isa);
     o.log = [](std::string_view) {};
     return MKLOptimizer(cfg, make_context(o));
 }

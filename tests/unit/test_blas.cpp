@@ -216,13 +216,13 @@ TEST(BlasRegistry, LibrariesMissing) {
                 EXPECT_EQ(reg.find(be->info.name), nullptr);
             }
         }
-        EXPECT_TRUE(reg.builtin().info.available);
-        EXPECT_EQ(reg.builtin().info.name, "builtin");
+        EXPECT_TRUE(reg.builtin(best_isa()).info.available);
+        EXPECT_EQ(reg.builtin(best_isa()).info.name, "builtin");
         EXPECT_NE(reg.find("builtin"), nullptr);
         // The registry still computes: through its builtin row. (Contexts share the process's
         // registry, created before this test changed the environment; a whole process without
         // BLAS libraries is tested through the CLI in tests/python/test_cli.py.)
-        const auto& bi = reg.builtin();
+        const auto& bi = reg.builtin(best_isa());
         GemmKernel<double> gemm(bi.gemm<double>(), &bi, "builtin", 1);
         std::vector<double> a{1, 2, 3, 4}, b{5, 6, 7, 8}, c(4, 0.0);
         gemm(false, false, 2, 2, 2, 1.0, a.data(), 2, b.data(), 2, 0.0, c.data(), 2);
@@ -264,7 +264,7 @@ TEST(BlasRegistry, BrokenLibrary) {
             EXPECT_FALSE(be->info.available);
             EXPECT_FALSE(be->info.reason.empty());
         }
-    EXPECT_TRUE(reg.builtin().info.available);
+    EXPECT_TRUE(reg.builtin(best_isa()).info.available);
     // And pointing the explicit variable at the garbage file.
     ob.set((dir.path() / "libopenblas.so.0").string());
     lp.unset();
@@ -357,7 +357,7 @@ TEST(BlasCalibration, EntryNamingUnavailableBackendIgnored) {
     lp.set(empty.path().string());
     blas::Registry reg;  // openblas unavailable
     ASSERT_EQ(reg.find("openblas"), nullptr);
-    std::string key = blas::calibration_key(reg, 1);
+    std::string key = blas::calibration_key(reg, 1, best_isa());
     fs::path file = dir.path() / "blas-calibration.json";
     blas::Calibration cal;
     for (auto& row : cal.best) row.fill("builtin");

@@ -21,6 +21,9 @@ namespace {
 
 namespace builtin = neuroperf::blas::builtin;
 using idx = std::int64_t;
+using neuroperf::Isa;
+using neuroperf::isa_name;
+using neuroperf::isa_supported;
 
 struct Shape {
   idx m, n, k;
@@ -59,7 +62,7 @@ std::vector<Impl<T>> implementations() {
                             }}};
   for (const builtin::Variant& v : builtin::variants()) {
     if (v.supported) {
-      out.push_back({v.name, builtin::variant_gemm<T>(v)});
+      out.push_back({isa_name(v.isa), builtin::variant_gemm<T>(v)});
     }
   }
   return out;
@@ -320,18 +323,30 @@ TYPED_TEST(BuiltinGemm, RepeatedCallsAreIdentical) {
   }
 }
 
-TEST(BuiltinGemmDispatch, ReportsTheBestSupportedVariant) {
-  const std::string chosen = builtin::isa_variant();
-  std::string best;
+// The table lists every built variant widest first, supported exactly when the CPU runs it,
+// and the entry point runs the variant it is asked for (a context's ContextOptions::isa).
+TEST(BuiltinGemmDispatch, VariantsAndTheIsaAskedFor) {
+  std::vector<Isa> listed;
   for (const builtin::Variant& v : builtin::variants()) {
-    if (v.supported) {
-      best = v.name;
-      break;
-    }
+    listed.push_back(v.isa);
+    EXPECT_EQ(v.supported, isa_supported(v.isa)) << isa_name(v.isa);
   }
-  EXPECT_EQ(chosen, best);
-  EXPECT_EQ(std::string(builtin::variants().back().name), "generic");
+  ASSERT_FALSE(listed.empty());
+  EXPECT_EQ(listed.back(), Isa::generic);
   EXPECT_TRUE(builtin::variants().back().supported);
+  // Each supported variant through the entry point equals the variant called directly.
+  const idx n = 67;
+  std::vector<float> a(n * n), b(n * n), c1(n * n), c2(n * n);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (float& x : a) x = u(rng);
+  for (float& x : b) x = u(rng);
+  for (const builtin::Variant& v : builtin::variants()) {
+    if (!v.supported) continue;
+    builtin::gemm<float>(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c1.data(), n, 1, v.isa);
+    v.sgemm(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c2.data(), n, 1);
+    EXPECT_EQ(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)), 0) << isa_name(v.isa);
+  }
 }
 
 }  // namespace

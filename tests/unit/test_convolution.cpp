@@ -14,7 +14,6 @@
 #include "kernels/convolution.hpp"
 #include "conv_support.hpp"
 #include "test_support.hpp"
-#include "kernels/isa.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 

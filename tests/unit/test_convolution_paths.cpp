@@ -13,7 +13,6 @@
 #include "kernels/convolution.hpp"
 #include "conv_support.hpp"
 #include "test_support.hpp"
-#include "kernels/isa.hpp"
 #include "neuroperf/context.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
@@ -168,11 +167,11 @@ TEST(ConvolutionStreaming, LargeResultsEqualSmallOnes) {
     }
 }
 
-// The event path's spike search has a baseline and an AVX-512 variant (kernels/isa.hpp): both
-// give the same result, including NaN samples, -0 (not a spike) and lengths around 8/16.
-TYPED_TEST(ConvolutionPathsTyped, EventSearchSameOnBothIsas) {
+// The event path on every variant (the spike search: scalar blocks, AVX2 movemask, AVX-512
+// mask compare): against the naive sum, including NaN samples, -0 (not a spike) and lengths
+// around 8/16; avx2 and avx512 (both fusing the multiply-adds) bit for bit.
+TYPED_TEST(ConvolutionPathsTyped, EventSearchOnEveryIsa) {
     using T = TypeParam;
-    auto opt = make_opt(1);
     ConvolutionOptions ev;
     ev.algorithm = "event";
     std::vector<T> taps{1, 2, 3};
@@ -182,26 +181,24 @@ TYPED_TEST(ConvolutionPathsTyped, EventSearchSameOnBothIsas) {
         x[static_cast<std::size_t>(n / 2)] = T(-0.0);
         if (n > 3) x[3] = std::numeric_limits<T>::quiet_NaN();
         ArrayView<const T> xv(x.data(), {n});
+        const auto isas = neuroperf::test_support::isas_here();
         std::vector<Array<T>> out;
-        {
-            neuroperf::test_support::IsaGuard guard;
-            for (auto isa : neuroperf::test_support::isas_here()) {
-                ASSERT_TRUE(k::set_kernel_isa(isa));
-                out.push_back(opt.optimize_spike_convolution<T>(xv, hv, "full", ev));
-            }
-        }
-        for (std::size_t v = 1; v < out.size(); ++v) {
-            ASSERT_EQ(out[0].size(), out[v].size());
-            for (index_t i = 0; i < out[0].size(); ++i)
-                ASSERT_EQ(std::memcmp(&out[0].data()[i], &out[v].data()[i], sizeof(T)), 0) << "n=" << n << " i=" << i;
+        for (Isa isa : isas) out.push_back(make_opt(1, isa).optimize_spike_convolution<T>(xv, hv, "full", ev));
+        if (out.size() == 3) {
+            for (index_t i = 0; i < out[1].size(); ++i)
+                ASSERT_EQ(std::memcmp(&out[1].data()[i], &out[2].data()[i], sizeof(T)), 0) << "avx2 vs avx512, n=" << n << " i=" << i;
         }
         auto ref = naive(widen(x), widen(taps), "full");
-        for (index_t i = 0; i < out[0].size(); ++i) {
-            double r = static_cast<double>(ref[static_cast<std::size_t>(i)]);
-            if (std::isnan(r)) {
-                ASSERT_TRUE(std::isnan(static_cast<double>(out[0].data()[i]))) << "n=" << n << " i=" << i;
-            } else {
-                ASSERT_NEAR(static_cast<double>(out[0].data()[i]), r, 1e-5 * (1 + std::fabs(r))) << "n=" << n << " i=" << i;
+        for (std::size_t v = 0; v < out.size(); ++v) {
+            ASSERT_EQ(out[v].size(), static_cast<index_t>(ref.size()));
+            for (index_t i = 0; i < out[v].size(); ++i) {
+                double r = static_cast<double>(ref[static_cast<std::size_t>(i)]);
+                if (std::isnan(r)) {
+                    ASSERT_TRUE(std::isnan(static_cast<double>(out[v].data()[i]))) << isa_name(isas[v]) << " n=" << n << " i=" << i;
+                } else {
+                    ASSERT_NEAR(static_cast<double>(out[v].data()[i]), r, 1e-5 * (1 + std::fabs(r)))
+                        << isa_name(isas[v]) << " n=" << n << " i=" << i;
+                }
             }
         }
     }

@@ -90,7 +90,9 @@ TEST(Cpu, NamesMatchFlags) {
     const std::vector<std::pair<bool, std::string>> expected = {
         {isa.sse42, "sse4.2"},        {isa.avx, "avx"},
         {isa.avx2, "avx2"},           {isa.fma, "fma"},
-        {isa.f16c, "f16c"},           {isa.avx512f, "avx512f"},
+        {isa.f16c, "f16c"},           {isa.bmi1, "bmi1"},
+        {isa.bmi2, "bmi2"},           {isa.lzcnt, "lzcnt"},
+        {isa.movbe, "movbe"},         {isa.avx512f, "avx512f"},
         {isa.avx512dq, "avx512dq"},   {isa.avx512cd, "avx512cd"},
         {isa.avx512bw, "avx512bw"},   {isa.avx512vl, "avx512vl"},
         {isa.avx512ifma, "avx512ifma"}, {isa.avx512vbmi, "avx512vbmi"},

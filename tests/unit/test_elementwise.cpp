@@ -1,12 +1,13 @@
 // kernels::vexp / vtanh (and through them kernels/vmath.hpp, which the reservoir's activation
-// shares) against long double libm on ~10⁶ points per function and precision, on both
-// instruction-set clones (kernels/isa.hpp): maximum error in ulps of the exact value, special
+// shares) against long double libm on ~10⁶ points per function and precision, on every kernel
+// variant (neuroperf/isa.hpp): maximum error in ulps of the exact value, special
 // values (±0, subnormals, ±Inf, NaN, the overflow / underflow edges). The bounds are the
 // measured maxima of docs/results.md ("elementwise") with a small margin, so a regression in the
 // polynomials or the reductions fails here.
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -15,7 +16,6 @@
 
 #include "test_support.hpp"
 #include "kernels/elementwise.hpp"
-#include "kernels/isa.hpp"
 
 using namespace neuroperf;
 using kernels::Precision;
@@ -24,10 +24,7 @@ namespace {
 
 using LD = long double;
 
-using test_support::IsaGuard;
 using test_support::isas_here;
-
-const char* isa_name(kernels::KernelIsa i) { return i == kernels::KernelIsa::avx512 ? "avx512" : "baseline"; }
 
 // The spacing of T's values around |r| (subnormal spacing below the normal range).
 template <class T>
@@ -109,12 +106,10 @@ struct Bound {
 
 template <class T>
 void check(const char* fn, const std::vector<T>& in, Bound b, LD (*ref)(LD)) {
-    IsaGuard guard;
-    for (auto isa : isas_here()) {
-        ASSERT_TRUE(kernels::set_kernel_isa(isa));
+    for (Isa isa : isas_here()) {
         std::vector<T> out(in.size());
-        if (std::string(fn) == "tanh") kernels::vtanh<T>(b.p, static_cast<std::int64_t>(in.size()), in.data(), out.data());
-        else kernels::vexp<T>(b.p, static_cast<std::int64_t>(in.size()), in.data(), out.data());
+        if (std::string(fn) == "tanh") kernels::vtanh<T>(isa, b.p, static_cast<std::int64_t>(in.size()), in.data(), out.data());
+        else kernels::vexp<T>(isa, b.p, static_cast<std::int64_t>(in.size()), in.data(), out.data());
         double worst = 0;
         T worst_x = 0;
         for (std::size_t i = 0; i < in.size(); ++i) {
@@ -173,13 +168,11 @@ TYPED_TEST(ElementwiseTyped, SpecialValuesExactly) {
     using T = TypeParam;
     const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
     const T tiny = std::numeric_limits<T>::denorm_min(), big = std::numeric_limits<T>::max();
-    IsaGuard guard;
-    for (auto isa : isas_here()) {
-        ASSERT_TRUE(kernels::set_kernel_isa(isa));
+    for (Isa isa : isas_here()) {
         for (Precision p : {Precision::high, Precision::low, Precision::ep}) {
             std::string what = std::string(isa_name(isa)) + " precision " + std::to_string(int(p));
             std::vector<T> x{T(0), T(-0.0), tiny, -tiny, inf, -inf, nan, -nan, T(25), T(-25), big, -big}, y(x.size());
-            kernels::vtanh<T>(p, static_cast<std::int64_t>(x.size()), x.data(), y.data());
+            kernels::vtanh<T>(isa, p, static_cast<std::int64_t>(x.size()), x.data(), y.data());
             EXPECT_EQ(y[0], T(0)) << what;
             EXPECT_FALSE(std::signbit(y[0])) << what;
             EXPECT_EQ(y[1], T(0)) << what;
@@ -194,7 +187,7 @@ TYPED_TEST(ElementwiseTyped, SpecialValuesExactly) {
             EXPECT_EQ(y[9], T(-1)) << what;
             EXPECT_EQ(y[10], T(1)) << what;
             EXPECT_EQ(y[11], T(-1)) << what;
-            kernels::vexp<T>(p, static_cast<std::int64_t>(x.size()), x.data(), y.data());
+            kernels::vexp<T>(isa, p, static_cast<std::int64_t>(x.size()), x.data(), y.data());
             EXPECT_EQ(y[0], T(1)) << what;
             EXPECT_EQ(y[1], T(1)) << what;
             EXPECT_EQ(y[2], T(1)) << what;
@@ -207,7 +200,7 @@ TYPED_TEST(ElementwiseTyped, SpecialValuesExactly) {
             for (std::int64_t n = 0; n <= 17; ++n) {
                 std::vector<T> v(static_cast<std::size_t>(n) + 1, T(0.5));
                 v[static_cast<std::size_t>(n)] = T(42);  // past the end: untouched
-                kernels::vtanh<T>(p, n, v.data(), v.data());
+                kernels::vtanh<T>(isa, p, n, v.data(), v.data());
                 for (std::int64_t i = 0; i < n; ++i)
                     ASSERT_NEAR(double(v[static_cast<std::size_t>(i)]), std::tanh(0.5), p == Precision::ep ? 5e-5 : 1e-7)
                         << "n=" << n << " " << what;
@@ -217,14 +210,23 @@ TYPED_TEST(ElementwiseTyped, SpecialValuesExactly) {
     }
 }
 
-TEST(ElementwiseIsa, SwitchReportsWhatRuns) {
-    IsaGuard guard;
-    EXPECT_TRUE(kernels::set_kernel_isa(kernels::KernelIsa::baseline));
-    EXPECT_EQ(kernels::kernel_isa(), kernels::KernelIsa::baseline);
-    bool ok = kernels::set_kernel_isa(kernels::KernelIsa::avx512);
-    EXPECT_EQ(ok, kernels::best_kernel_isa() == kernels::KernelIsa::avx512);
-    if (ok) EXPECT_EQ(kernels::kernel_isa(), kernels::KernelIsa::avx512);
-    else EXPECT_EQ(kernels::kernel_isa(), kernels::KernelIsa::baseline);
+// avx2 and avx512 evaluate the same fused operations: the same bits, at every precision and
+// length (vector bodies and remainders); generic (unfused) within the bounds above.
+TYPED_TEST(ElementwiseTyped, Avx2AndAvx512GiveTheSameBits) {
+    using T = TypeParam;
+    if (!isa_supported(Isa::avx512)) GTEST_SKIP() << "needs both the avx2 and the avx512 variant";
+    auto in = tanh_inputs<T>(20011, 9);
+    for (Precision p : {Precision::high, Precision::low, Precision::ep}) {
+        for (bool tanh : {true, false}) {
+            std::vector<T> a(in.size()), b(in.size());
+            auto run = tanh ? &kernels::vtanh<T> : &kernels::vexp<T>;
+            run(Isa::avx2, p, static_cast<std::int64_t>(in.size()), in.data(), a.data());
+            run(Isa::avx512, p, static_cast<std::int64_t>(in.size()), in.data(), b.data());
+            for (std::size_t i = 0; i < in.size(); ++i)
+                ASSERT_EQ(std::memcmp(&a[i], &b[i], sizeof(T)), 0)
+                    << (tanh ? "tanh" : "exp") << " precision " << int(p) << " x=" << double(in[i]) << ": " << a[i] << " vs " << b[i];
+        }
+    }
 }
 
 }  // namespace

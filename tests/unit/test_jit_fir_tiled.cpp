@@ -51,7 +51,7 @@ void tiled_case(const JITCompiler& jit, std::int64_t n, std::int64_t k, const st
     naive(xd, hd, mode, want, mag);
     auto kernel = jit.compile_convolution_kernel<T>(h.view(), n, mode);
     ASSERT_TRUE(kernel.is_compiled()) << kernel.fallback_reason();
-    EXPECT_EQ(kernel.source().find("register-tiled") != std::string::npos, jit::conv_tiled(k, true, true)) << "k=" << k;
+    EXPECT_EQ(kernel.source().find("register-tiled") != std::string::npos, jit::conv_tiled(k, true, true, jit.context().isa())) << "k=" << k;
     ASSERT_EQ(kernel.output_length(), static_cast<index_t>(want.size()));
     Array<T> y = kernel(x.view());
     const double eps = std::is_same_v<T, float> ? 6e-8 : 1.2e-16;

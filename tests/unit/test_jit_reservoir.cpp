@@ -23,12 +23,12 @@ using test_support::TempDir;
 namespace {
 
 
-MKLOptimizer make_opt(const std::string& precision) {
+MKLOptimizer make_opt(const std::string& precision, Isa isa) {
     MKLConfig cfg;
     cfg.num_threads = 1;
     cfg.precision_mode = precision;
     cfg.backend = "builtin";
-    return MKLOptimizer(cfg, make_context(test_support::quiet_opts()));
+    return MKLOptimizer(cfg, test_support::isa_context(isa));
 }
 
 long double act_ref(Activation f, long double z) {
@@ -74,7 +74,7 @@ void reservoir_case(const JITCompiler& jit, ReservoirKernelSpec spec, std::uint6
     o.activation = spec.activation;
     if (spec.has_bias) o.bias = op.b.view();
     Array<T> x_aot = Array<T>::copy_of(op.x.view());
-    auto opt = make_opt(spec.precision);
+    auto opt = make_opt(spec.precision, jit.context().isa());  // the AOT variant the kernel mirrors
     if (spec.sparse) opt.reservoir_update_inplace<T>(x_aot.view(), op.w_in.view(), op.csr, op.u.view(), o);
     else opt.reservoir_update_inplace<T>(x_aot.view(), op.w_in.view(), op.w.view(), op.u.view(), o);
     // Naive reference.
@@ -146,6 +146,23 @@ TEST(JitReservoir, FloatBitIdenticalToAot) {
     reservoir_case<float>(jit, rspec(2, 3, 0.6, Activation::relu, false, true, "ep"), 15);
 }
 
+// On every variant the compiled step mirrors that variant's AOT step (generic unfused; avx2 with
+// 256-bit fused halves and AVX2 gathers; avx512): dense and CSR, both types.
+TEST(JitReservoir, BitIdenticalToAotOnEveryIsa) {
+    for (Isa isa : test_support::isas_here()) {
+        SCOPED_TRACE(isa_name(isa));
+        TempDir dir;
+        ContextOptions o = test_support::quiet_opts();
+        o.cache_dir = dir.path();
+        o.isa = isa_name(isa);
+        JITCompiler jit(JITConfig{}, make_context(o));
+        reservoir_case<double>(jit, rspec(300, 5, 0.7, Activation::tanh, false, true), 21);
+        reservoir_case<double>(jit, rspec(300, 2, 0.5, Activation::sigmoid, true, true), 22);
+        reservoir_case<float>(jit, rspec(300, 4, 0.3, Activation::tanh, false, true), 23);
+        reservoir_case<float>(jit, rspec(257, 2, 0.9, Activation::relu, true, false), 24);
+    }
+}
+
 TEST(JitReservoir, DefaultsStridedStateNanAndFallback) {
     TempDir dir;
     auto ctx = quiet_context(dir.path());
@@ -197,18 +214,26 @@ TEST(JitReservoir, DefaultsStridedStateNanAndFallback) {
 
 // The fast-math kernel (other key) against the strict one on the same operands, within `tol`.
 template <class T>
-void fast_math_case(index_t n, index_t d, double leak, Activation act, std::uint64_t seed, double tol, bool sparse = false) {
+void fast_math_case(index_t n, index_t d, double leak, Activation act, std::uint64_t seed, double tol, bool sparse = false,
+                    Isa isa = best_isa()) {
     TempDir dir;
-    auto ctx = quiet_context(dir.path());
+    ContextOptions o = test_support::quiet_opts();
+    o.cache_dir = dir.path();
+    o.isa = isa_name(isa);
+    auto ctx = make_context(o);
     JITCompiler fm(JITConfig{.enable_fastmath = true}, ctx), strict(JITConfig{}, ctx);
     auto spec = rspec(n, d, leak, act, sparse, true);
     auto kf = fm.compile_reservoir_update_kernel<T>(spec);
     auto ks = strict.compile_reservoir_update_kernel<T>(spec);
     ASSERT_TRUE(kf.is_compiled()) << kf.fallback_reason();
     EXPECT_NE(kf.key(), ks.key());
-    // Hardware gathers only where the AOT step runs its AVX-512 clone, fast math or not.
-    const bool avx512 = kernels::kernel_isa() == kernels::KernelIsa::avx512;
-    EXPECT_EQ(kf.source().find("__builtin_ia32_gather") != std::string::npos, sparse && avx512);
+    // Hardware gathers (builtins of the context's variant) only where that variant has them,
+    // fast math or not.
+    const bool has_512 = kf.source().find("__builtin_ia32_gathersiv16sf") != std::string::npos ||
+                         kf.source().find("__builtin_ia32_gathersiv8df") != std::string::npos;
+    const bool has_256 = kf.source().find("gatherd_p") != std::string::npos;
+    EXPECT_EQ(has_512, sparse && isa == Isa::avx512);
+    EXPECT_EQ(has_256, sparse && isa == Isa::avx2);
     Operands<T> op(n, d, seed, sparse ? 0.2 : 1.0);
     Array<T> y1 = Array<T>::copy_of(op.x.view()), y2 = Array<T>::copy_of(op.x.view());
     if (sparse) {
@@ -223,15 +248,13 @@ void fast_math_case(index_t n, index_t d, double leak, Activation act, std::uint
 
 TEST(JitReservoir, FastMathWithinTolerance) { fast_math_case<float>(200, 3, 0.4, Activation::tanh, 31, 200 * 3e-7 * 4); }
 
-// CSR rows under fast math on every clone: the baseline one (an AVX2-only CPU, or
-// NEUROPERF_KERNEL_ISA=baseline) must not get AVX-512 gathers, which fast math once implied.
-TEST(JitReservoir, FastMathSparseOnEveryClone) {
-    test_support::IsaGuard guard;
-    for (kernels::KernelIsa isa : test_support::isas_here()) {
-        SCOPED_TRACE(isa == kernels::KernelIsa::avx512 ? "avx512" : "baseline");
-        ASSERT_TRUE(kernels::set_kernel_isa(isa));
-        fast_math_case<float>(203, 3, 0.4, Activation::tanh, 33, 203 * 0.2 * 3e-7 * 8, true);
-        fast_math_case<double>(97, 2, 0.7, Activation::sigmoid, 34, 1e-12, true);
+// CSR rows under fast math on every variant: generic (or an AVX2-only CPU) must not get
+// AVX-512 gathers, which fast math once implied.
+TEST(JitReservoir, FastMathSparseOnEveryIsa) {
+    for (Isa isa : test_support::isas_here()) {
+        SCOPED_TRACE(isa_name(isa));
+        fast_math_case<float>(203, 3, 0.4, Activation::tanh, 33, 203 * 0.2 * 3e-7 * 8, true, isa);
+        fast_math_case<double>(97, 2, 0.7, Activation::sigmoid, 34, 1e-12, true, isa);
     }
 }
 

@@ -12,7 +12,6 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/isa.hpp"
 #include "kernels/reservoir.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/mkl_optimizer.hpp"

@@ -1,6 +1,7 @@
-// Reservoir updates, per instruction set and thread split: the activations' accuracy per
-// precision_mode, both ISA clones against the reference and each other, 16-bit column indices,
-// non-finite inputs, and bit-identical results for any thread count, split and steal.
+// Reservoir updates, per kernel variant and thread split: the activations' accuracy per
+// precision_mode, every variant against the reference and the others (avx2 and avx512 bit for
+// bit), 16-bit column indices, non-finite inputs, and bit-identical results for any thread
+// count, split and steal.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/isa.hpp"
 #include "kernels/reservoir.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
@@ -57,37 +57,35 @@ TYPED_TEST(ReservoirIsaTyped, ActivationAccuracyPerPrecision) {
         double max_rel;   // double low / ep: relative bounds of the mode
     };
     // Double "high" is kernels/vmath.hpp's HA grade: tanh ≤ 1.08 ulp, sigmoid ≤ 2.33 ulp measured
-    // (docs/results.md, "elementwise"); checked on both instruction-set clones.
+    // (docs/results.md, "elementwise"); checked on every variant.
     std::vector<Mode> modes = {{kernels::Precision::high, is_float ? 1.0 : 2.5, 0}, {kernels::Precision::low, is_float ? 1.0 : 0, 1e-14},
                                {kernels::Precision::ep, is_float ? 1.0 : 0, 1e-8}};
-    IsaGuard guard;
-    for (auto isa : isas_here())
+    for (Isa isa : isas_here())
     for (Activation f : {Activation::tanh, Activation::sigmoid}) {
-        ASSERT_TRUE(kernels::set_kernel_isa(isa));
         for (const auto& m : modes) {
             auto in = activation_inputs<T>();
             auto z = in;
-            kernels::apply_activation<T>(f, m.p, static_cast<std::int64_t>(z.size()), z.data());
+            kernels::apply_activation<T>(isa, f, m.p, static_cast<std::int64_t>(z.size()), z.data());
             for (std::size_t i = 0; i < in.size(); ++i) {
                 LD ref = activate(f, LD(in[i]));
                 if (m.max_ulps > 0) {
                     ASSERT_LE(ulps<T>(z[i], ref), (f == Activation::tanh && m.p == kernels::Precision::high && !is_float) ? 1.25 : m.max_ulps)
-                        << activation_name(f) << " mode " << int(m.p) << " isa " << int(isa) << " x=" << in[i] << " got " << z[i];
+                        << activation_name(f) << " mode " << int(m.p) << " isa " << isa_name(isa) << " x=" << in[i] << " got " << z[i];
                 } else {
                     ASSERT_LE(double(std::fabs(LD(z[i]) - ref)), m.max_rel * double(std::fabs(ref)) + 1e-300)
                         << activation_name(f) << " mode " << int(m.p) << " x=" << in[i] << " got " << z[i];
                 }
             }
-            kernels::apply_activation<T>(f, m.p, 1, z.data());
+            kernels::apply_activation<T>(isa, f, m.p, 1, z.data());
             T nan = std::numeric_limits<T>::quiet_NaN();
-            kernels::apply_activation<T>(f, m.p, 1, &nan);
+            kernels::apply_activation<T>(isa, f, m.p, 1, &nan);
             EXPECT_TRUE(std::isnan(nan));
         }
+        // tanh(-0) keeps its sign.
+        T mz = T(-0.0);
+        kernels::apply_activation<T>(isa, Activation::tanh, kernels::Precision::low, 1, &mz);
+        EXPECT_TRUE(std::signbit(mz));
     }
-    // tanh(-0) keeps its sign.
-    T mz = T(-0.0);
-    kernels::apply_activation<T>(Activation::tanh, kernels::Precision::low, 1, &mz);
-    EXPECT_TRUE(std::signbit(mz));
 }
 
 TYPED_TEST(ReservoirIsaTyped, PrecisionModesThroughOptimizer) {
@@ -108,15 +106,13 @@ TYPED_TEST(ReservoirIsaTyped, PrecisionModesThroughOptimizer) {
     }
 }
 
-// Both instruction-set clones against the naive reference, on edge and prime sizes (521 spans
-// three 256-row blocks), dense and CSR, every activation, with and without leak; and the
-// sequence (16-bit column indices from 4 steps on) against repeated single steps.
-TYPED_TEST(ReservoirIsaTyped, BothIsasMatchNaive) {
+// Every variant against the naive reference, on edge and prime sizes (521 spans three 256-row
+// blocks), dense and CSR, every activation, with and without leak; and the sequence (16-bit
+// column indices from 4 steps on) against repeated single steps.
+TYPED_TEST(ReservoirIsaTyped, EveryIsaMatchesNaive) {
     using T = TypeParam;
-    auto opt = make_opt();
-    IsaGuard guard;
-    for (auto isa : isas_here()) {
-        ASSERT_TRUE(kernels::set_kernel_isa(isa));
+    for (Isa isa : isas_here()) {
+        auto opt = make_opt(1, "high", isa);
         std::uint64_t seed = 500;
         for (index_t n : {1, 2, 3, 13, 257, 521}) {
             const index_t d = 3;
@@ -132,7 +128,7 @@ TYPED_TEST(ReservoirIsaTyped, BothIsasMatchNaive) {
                     o.leak_rate = leak;
                     std::vector<LD> mag;
                     auto ref = reference_step<T>(x.view(), w_in.view(), w.view(), u.view(), o, &mag);
-                    std::string what = std::string("isa ") + std::to_string(int(isa)) + " N=" + std::to_string(n) + " f=" +
+                    std::string what = std::string("isa ") + isa_name(isa) + " N=" + std::to_string(n) + " f=" +
                                        activation_name(f) + " leak=" + std::to_string(leak);
                     auto dense = opt.optimize_reservoir_update<T>(x.view(), w_in.view(), w.view(), u.view(), o);
                     expect_close<T>(dense.view(), ref, mag, d, "dense " + what);
@@ -149,33 +145,44 @@ TYPED_TEST(ReservoirIsaTyped, BothIsasMatchNaive) {
             for (index_t t = 0; t < 6; ++t) {
                 ArrayView<const T> u_t(inputs.data() + t, {1});
                 opt.reservoir_update_inplace<T>(xs.view(), w_in1.view(), csr, u_t);
-                for (index_t i = 0; i < n; ++i) ASSERT_EQ(states(t, i), xs(i)) << "isa " << int(isa) << " N=" << n << " t=" << t << " i=" << i;
+                for (index_t i = 0; i < n; ++i) ASSERT_EQ(states(t, i), xs(i)) << "isa " << isa_name(isa) << " N=" << n << " t=" << t << " i=" << i;
             }
         }
     }
 }
 
-// The two clones compute the same sums in the same order; they differ only where the AVX-512
-// clone fuses multiply-adds (FMA) in the activation: within a few ulps of each other.
+// The variants compute the same sums in the same order. avx2 and avx512 fuse the same
+// multiply-adds, so they give the same bits; generic fuses none: within a few ulps of them.
+// Dense and CSR, single steps and sequences, gathers on and off.
 TYPED_TEST(ReservoirIsaTyped, IsasAgree) {
     using T = TypeParam;
-    if (kernels::best_kernel_isa() != kernels::KernelIsa::avx512) GTEST_SKIP() << "one clone on this CPU";
-    auto opt = make_opt();
-    IsaGuard guard;
+    if (isas_here().size() < 2) GTEST_SKIP() << "one variant on this CPU";
     const index_t n = 389, d = 4;
     auto w = random_reservoir<T>(n, 0.1, 601);
     auto csr = CsrMatrix<T>::from_dense(w.view());
     auto w_in = random_array<T>({n, d}, 602);
     auto inputs = random_array<T>({5, d}, 603);
     auto x = random_array<T>({n}, 604, 0.5);
-    std::vector<Array<T>> out;
-    for (auto isa : isas_here()) {
-        ASSERT_TRUE(kernels::set_kernel_isa(isa));
-        out.push_back(opt.run_reservoir<T>(x.view(), w_in.view(), csr, inputs.view()));
+    std::vector<std::vector<Array<T>>> out;  // per variant: CSR sequence, dense sequence, CSR step, dense step
+    for (Isa isa : isas_here()) {
+        auto opt = make_opt(1, "high", isa);
+        ArrayView<const T> u0(inputs.data(), {d});
+        auto& cases = out.emplace_back();
+        cases.push_back(opt.run_reservoir<T>(x.view(), w_in.view(), csr, inputs.view()));
+        cases.push_back(opt.run_reservoir<T>(x.view(), w_in.view(), w.view(), inputs.view()));
+        cases.push_back(opt.optimize_reservoir_update<T>(x.view(), w_in.view(), csr, u0));
+        cases.push_back(opt.optimize_reservoir_update<T>(x.view(), w_in.view(), w.view(), u0));
     }
-    for (index_t i = 0; i < out[0].size(); ++i)
-        ASSERT_NEAR(double(out[0].data()[i]), double(out[1].data()[i]), 8 * double(std::numeric_limits<T>::epsilon()))
-            << "element " << i;
+    for (std::size_t v = 1; v < out.size(); ++v)
+        for (std::size_t k = 0; k < out[0].size(); ++k)
+            for (index_t i = 0; i < out[0][k].size(); ++i) {
+                const T a = out[v][k].data()[i], b = out[0][k].data()[i], c = out[1][k].data()[i];
+                ASSERT_NEAR(double(a), double(b), 8 * double(std::numeric_limits<T>::epsilon()))
+                    << isa_name(isas_here()[v]) << " against generic, case " << k << " element " << i;
+                if (v >= 2) {
+                    ASSERT_EQ(a, c) << "avx512 against avx2, case " << k << " element " << i;
+                }
+            }
 }
 
 // Kernel level: 16-bit indices give the same bits as int32 ones (same order of the sums), up to
@@ -183,9 +190,7 @@ TYPED_TEST(ReservoirIsaTyped, IsasAgree) {
 // cannot be narrowed.
 TYPED_TEST(ReservoirIsaTyped, NarrowIndicesBitIdentical) {
     using T = TypeParam;
-    IsaGuard guard;
-    for (auto isa : isas_here()) {
-        ASSERT_TRUE(kernels::set_kernel_isa(isa));
+    for (Isa isa : isas_here()) {
         for (index_t n : {1, 2, 3, 31, 521, 65536}) {
             // Up to k entries per row in increasing columns, the last one in column n − 1.
             const index_t k = std::min<index_t>(n, n >= 65536 ? 3 : 20);
@@ -220,15 +225,16 @@ TYPED_TEST(ReservoirIsaTyped, NarrowIndicesBitIdentical) {
             s.x_old = x0.data();
             s.input_pre = pre.data();
             s.leak = T(0.7);
+            s.isa = isa;
             kernels::CsrRows<T> rows{w.row_ptr().data(), w.col_idx().data(), w.values().data()};
             Array<T> wide({steps, n}), narrow({steps, n});
             kernels::reservoir_sequence<T>(s, rows, steps, wide.data());
             rows.col16 = c16.data();
             kernels::reservoir_sequence<T>(s, rows, steps, narrow.data());
             for (index_t i = 0; i < wide.size(); ++i)
-                ASSERT_EQ(wide.data()[i], narrow.data()[i]) << "isa " << int(isa) << " N=" << n << " element " << i;
-            // The explicit vgatherdps/pd loop (AVX-512 clone, rows ≥ 16 / 8 entries), with the
-            // 16-bit and then the 32-bit indices.
+                ASSERT_EQ(wide.data()[i], narrow.data()[i]) << "isa " << isa_name(isa) << " N=" << n << " element " << i;
+            // The explicit vgatherdps/pd loops (avx2 and avx512, rows ≥ 16 / 8 entries), with
+            // the 16-bit and then the 32-bit indices.
             rows.hw_gather = true;
             for (bool sixteen : {true, false}) {
                 rows.col16 = sixteen ? c16.data() : nullptr;
@@ -239,10 +245,10 @@ TYPED_TEST(ReservoirIsaTyped, NarrowIndicesBitIdentical) {
                     // the release build does (see test_jit_reservoir.cpp); the intrinsic loop
                     // always fuses.
                     ASSERT_NEAR(double(wide.data()[i]), double(narrow.data()[i]), 64 * double(std::numeric_limits<T>::epsilon()))
-                        << "hw gather, " << (sixteen ? 16 : 32) << "-bit, isa " << int(isa) << " N=" << n << " element " << i;
+                        << "hw gather, " << (sixteen ? 16 : 32) << "-bit, isa " << isa_name(isa) << " N=" << n << " element " << i;
 #else
                     ASSERT_EQ(wide.data()[i], narrow.data()[i])
-                        << "hw gather, " << (sixteen ? 16 : 32) << "-bit, isa " << int(isa) << " N=" << n << " element " << i;
+                        << "hw gather, " << (sixteen ? 16 : 32) << "-bit, isa " << isa_name(isa) << " N=" << n << " element " << i;
 #endif
                 }
             }
@@ -253,12 +259,10 @@ TYPED_TEST(ReservoirIsaTyped, NarrowIndicesBitIdentical) {
     EXPECT_TRUE(wide_cols.col_idx16().empty());
 }
 
-// Non-finite values on both clones and the narrowed path: NaN propagates to the rows that see
-// it, ±Inf saturate tanh and sigmoid, pass through relu and identity.
-TYPED_TEST(ReservoirIsaTyped, NonFiniteOnBothIsas) {
+// Non-finite values on every variant and the narrowed path: NaN propagates to the rows that
+// see it, ±Inf saturate tanh and sigmoid, pass through relu and identity.
+TYPED_TEST(ReservoirIsaTyped, NonFiniteOnEveryIsa) {
     using T = TypeParam;
-    auto opt = make_opt();
-    IsaGuard guard;
     const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
     const index_t n = 7;
     // W: row i reads x[i] only (diagonal), so row 3 sees the NaN in x and no other row does.
@@ -269,8 +273,8 @@ TYPED_TEST(ReservoirIsaTyped, NonFiniteOnBothIsas) {
     for (index_t i = 0; i < n; ++i) w_in(i, 0) = i % 2 == 0 ? T(1) : T(-1);
     auto x = random_array<T>({n}, 900, 0.1);
     x(3) = nan;
-    for (auto isa : isas_here()) {
-        ASSERT_TRUE(kernels::set_kernel_isa(isa));
+    for (Isa isa : isas_here()) {
+        auto opt = make_opt(1, "high", isa);
         for (Activation f : kActivations) {
             ReservoirOptions<T> o;
             o.activation = f;
@@ -278,7 +282,7 @@ TYPED_TEST(ReservoirIsaTyped, NonFiniteOnBothIsas) {
             u(0) = inf;
             auto y = opt.optimize_reservoir_update<T>(x.view(), w_in.view(), csr, u.view(), o);
             for (index_t i = 0; i < n; ++i) {
-                std::string what = std::string(activation_name(f)) + " isa " + std::to_string(int(isa)) + " row " + std::to_string(i);
+                std::string what = std::string(activation_name(f)) + " isa " + isa_name(isa) + " row " + std::to_string(i);
                 if (i == 3) {
                     EXPECT_TRUE(std::isnan(y(i))) << what;
                     continue;
@@ -298,7 +302,7 @@ TYPED_TEST(ReservoirIsaTyped, NonFiniteOnBothIsas) {
         auto states = opt.run_reservoir<T>(x.view(), w_in.view(), csr, inputs.view());
         for (index_t t = 0; t < 5; ++t)
             for (index_t i = 0; i < n; ++i)
-                EXPECT_EQ(std::isnan(states(t, i)), i == 3) << "isa " << int(isa) << " t=" << t << " i=" << i;
+                EXPECT_EQ(std::isnan(states(t, i)), i == 3) << "isa " << isa_name(isa) << " t=" << t << " i=" << i;
     }
 }
 
@@ -356,6 +360,7 @@ TYPED_TEST(ReservoirIsaTyped, SequenceWithCachedIndices) {
         s.x_old = x0.data();
         s.input_pre = pre.data();
         s.leak = o.leak_rate;
+        s.isa = opt.context().isa();
         kernels::CsrRows<T> rows{m.row_ptr().data(), m.col_idx().data(), m.values().data()};
         kernels::reservoir_sequence<T>(s, rows, steps, out.data());
         return out;

@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "neuroperf/subprocess.hpp"
-#include "kernels/isa.hpp"
 #include "neuroperf/context.hpp"
 
 namespace neuroperf::test_support {
@@ -108,17 +107,15 @@ std::string expect_throw_msg(F&& f) {
     return {};
 }
 
-// Restores the process's instruction-set clone after a test switched it (kernels/isa.hpp).
-struct IsaGuard {
-    kernels::KernelIsa saved = kernels::kernel_isa();
-    ~IsaGuard() { kernels::set_kernel_isa(saved); }
-};
+// The kernel variants this CPU runs (generic first): every kernel test runs each of them.
+inline std::vector<Isa> isas_here() { return supported_isas(); }
 
-// The clones this CPU can run: baseline always, AVX-512 when present.
-inline std::vector<kernels::KernelIsa> isas_here() {
-    std::vector<kernels::KernelIsa> v{kernels::KernelIsa::baseline};
-    if (kernels::best_kernel_isa() == kernels::KernelIsa::avx512) v.push_back(kernels::KernelIsa::avx512);
-    return v;
+// A quiet context running the kernels' variant `isa`.
+inline Context isa_context(Isa isa, int threads = 1) {
+    ContextOptions o = quiet_opts();
+    o.num_threads = threads;
+    o.isa = isa_name(isa);
+    return make_context(o);
 }
 
 }  // namespace neuroperf::test_support

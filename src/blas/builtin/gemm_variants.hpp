@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <span>
 
+#include "neuroperf/isa.hpp"
+
 namespace neuroperf::blas::builtin {
 
 /// Signature shared by every variant; same contract as builtin::gemm<T>.
@@ -31,13 +33,13 @@ NEUROPERF_BUILTIN_GEMM_DECLARE_VARIANT(avx512)
 
 /// One compiled-in variant. `supported` is whether this CPU can execute it.
 struct Variant {
-  const char* name;
+  Isa isa;
   bool supported;
   GemmFn<float> sgemm;
   GemmFn<double> dgemm;
 };
 
-/// All compiled-in variants, best first; the last one ("generic") is always supported.
+/// All compiled-in variants, widest first; the last one (generic) is always supported.
 /// Filled once on first use.
 std::span<const Variant> variants();
 
