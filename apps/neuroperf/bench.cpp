@@ -212,7 +212,11 @@ int run_bench(const BenchOptions& options) {
         } catch (const std::regex_error& e) {
             throw ValueError(fmt::format("--filter: expected a regular expression, got \"{}\" ({})", options.filter, e.what()));
         }
-        std::erase_if(suite.cases, [&](const BenchCase& c) { return !std::regex_search(c.name, re); });
+        // On the suite's names (without bench --isa's "/isa=" part, which is matched too).
+        static const std::regex isa_param("/isa=[a-z0-9]+$");
+        std::erase_if(suite.cases, [&](const BenchCase& c) {
+            return !std::regex_search(std::regex_replace(c.name, isa_param, ""), re) && !std::regex_search(c.name, re);
+        });
         if (suite.cases.empty())
             throw ValueError(fmt::format("--filter: no benchmark of suite {} matches \"{}\"", options.suite, options.filter));
     }

@@ -100,3 +100,38 @@ def test_a_broken_library_file_is_skipped(tmp_path):
                                                  "NEUROPERF_CACHE_DIR": str(tmp_path / "cache")}).stdout)
     ob = next(b for b in out["backends"] if b["name"] == "openblas")
     assert not ob["available"] and ob["reason"]
+
+
+def test_info_lists_the_kernel_variant_of_each_family():
+    out = json.loads(run("info", "--json").stdout)
+    k = out["kernels"]
+    assert k["isa"] == k["best"] and k["best"] in ("generic", "avx2", "avx512")
+    names = {f["name"] for f in k["families"]}
+    assert {"builtin_gemm", "reservoir", "elementwise", "convolution", "batch", "lif", "spectral"} <= names
+    for f in k["families"]:
+        assert f["runs"] == k["isa"] and "generic" in f["variants"], f
+    forced = json.loads(run("info", "--json", "--isa", "generic").stdout)["kernels"]
+    assert forced["isa"] == "generic" and all(f["runs"] == "generic" for f in forced["families"])
+    assert "Kernels    generic" in run("info", "--isa", "generic").stdout
+    via_env = json.loads(run("info", "--json", env={"NEUROPERF_ISA": "generic"}).stdout)["kernels"]
+    assert via_env["isa"] == "generic"
+
+
+def test_isa_errors_name_the_option():
+    r = run("info", "--isa", "avx9", check=False)
+    assert r.returncode != 0 and "--isa" in r.stderr and "avx9" in r.stderr
+    r = run("info", env={"NEUROPERF_ISA": "sse9"}, check=False)
+    assert r.returncode != 0 and "NEUROPERF_ISA" in r.stderr
+
+
+def test_bench_isa_list_runs_our_rows_once_per_variant(tmp_path):
+    best = json.loads(run("info", "--json").stdout)["kernels"]["best"]
+    variants = ["generic", best] if best != "generic" else ["generic"]
+    r = run("bench", "--suite", "reservoir", "--filter", "N=500/density=0.01/threads=1$", "--min-time", "0.01",
+            "--isa", ",".join(variants), "--no-plot", "--out", str(tmp_path))
+    doc = json.loads((tmp_path / "reservoir.json").read_text())
+    names = {b.get("run_name", b["name"]) for b in doc["benchmarks"]}
+    for v in variants:
+        assert f"reservoir/auto/N=500/density=0.01/threads=1/isa={v}" in names, names
+    assert doc["context"]["neuroperf_isa"] == ",".join(variants)
+    assert "kernels " + ",".join(variants) in r.stdout

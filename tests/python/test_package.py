@@ -90,3 +90,18 @@ def test_parallel_and_benchmark_reports_are_records():
     assert stats.to_dict()["last"]["tasks"][0]["index"] == 0
     backends = npf.backends()
     assert all(isinstance(b, npf.BackendInfo) for b in backends) and backends[-1].name == "builtin"
+
+
+def test_kernel_variant_and_families():
+    import os
+    import subprocess
+    import sys
+    assert npf.kernel_isa() in ("generic", "avx2", "avx512")
+    fams = npf.kernel_families()
+    assert {f["name"] for f in fams} >= {"reservoir", "elementwise", "builtin_gemm"}
+    assert all(f["runs"] == npf.kernel_isa() for f in fams)
+    # NEUROPERF_ISA is read when the library makes its default context.
+    code = "import neuroperf as n; print(n.kernel_isa())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "NEUROPERF_ISA": "generic"}).stdout.strip()
+    assert out == "generic"

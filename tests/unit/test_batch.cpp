@@ -197,6 +197,31 @@ TYPED_TEST(BatchTyped, EventPathIsBitIdenticalAcrossThreadsAndGrouping) {
     }
 }
 
+// The event kernel on every variant: the naive sum within the bound, avx2 and avx512 (the same
+// fused multiply-adds) bit for bit; 0/1 spikes add without products, so every variant agrees.
+TYPED_TEST(BatchTyped, EventPathOnEveryIsa) {
+    using T = TypeParam;
+    const index_t B = 21, N = 301, M = 67;
+    auto w = random_weights<T>(N, M, 31);
+    for (bool real : {false, true}) {
+        auto s = random_spikes<T>(B, N, 0.2, real, 32);
+        std::vector<Array<T>> out;
+        for (Isa isa : test_support::isas_here()) {
+            MKLConfig cfg;
+            cfg.num_threads = 1;
+            out.push_back(api::batch_processing<T>(MKLOptimizer(cfg, test_support::isa_context(isa)), s.view(), w.view(),
+                                                   BatchPath::event));
+            expect_matches<T>(out.back(), s.view(), w.view(), std::string(isa_name(isa)) + (real ? " real" : " 0/1"));
+        }
+        if (out.size() == 3) {
+            EXPECT_TRUE(bit_equal(out[1], out[2])) << "avx2 vs avx512, " << (real ? "real" : "0/1");
+        }
+        if (!real) {
+            for (std::size_t v = 1; v < out.size(); ++v) EXPECT_TRUE(bit_equal(out[0], out[v])) << "0/1 spikes, variant " << v;
+        }
+    }
+}
+
 TEST(BatchDecision, CrossoverFollowsTheCostModel) {
     using kernels::choose_batch_path;
     const auto f32 = DType::float32, f64 = DType::float64;

@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "neuroperf/cpu.hpp"
+#include "neuroperf/dispatch.hpp"
 #include "neuroperf/jit_compiler.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 #include "neuroperf/network.hpp"
@@ -120,6 +122,64 @@ TEST(Context, OptionsAreFixedAndCompleted) {
     EXPECT_TRUE(static_cast<bool>(ctx.options().log));
     Context copy = ctx;  // copies share the one immutable context
     EXPECT_EQ(&ctx.options(), &copy.options());
+}
+
+// ContextOptions::isa: "auto" is NEUROPERF_ISA's variant or the widest the CPU runs; a name is
+// that variant; an unknown name, or a variant the CPU cannot run, is a ValueError naming where it
+// came from. The context's kernels, builtin GEMM and listing follow it.
+TEST(Context, IsaOptionAndEnvironment) {
+    test_support::EnvGuard env("NEUROPERF_ISA");
+    ::unsetenv("NEUROPERF_ISA");
+    ContextOptions o = test_support::quiet_opts();
+    EXPECT_EQ(make_context(o).isa(), best_isa());
+    for (Isa isa : supported_isas()) {
+        o.isa = isa_name(isa);
+        Context ctx = make_context(o);
+        EXPECT_EQ(ctx.isa(), isa);
+        for (const KernelFamily& f : kernel_families(ctx.isa())) EXPECT_EQ(f.runs, isa) << f.name;
+        for (const BackendInfo& b : ctx.backends()) {
+            if (b.name == "builtin") {
+                EXPECT_NE(b.version.find(isa_name(isa)), std::string::npos) << b.version;
+            }
+        }
+    }
+    o.isa = "avx9";
+    auto msg = test_support::expect_throw_msg<ValueError>([&] { make_context(o); });
+    EXPECT_NE(msg.find("ContextOptions.isa"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("avx9"), std::string::npos) << msg;
+    if (!isa_supported(Isa::avx512)) {
+        o.isa = "avx512";
+        msg = test_support::expect_throw_msg<ValueError>([&] { make_context(o); });
+        EXPECT_NE(msg.find("cannot run"), std::string::npos) << msg;
+    }
+    o.isa = "auto";
+    ::setenv("NEUROPERF_ISA", "generic", 1);
+    EXPECT_EQ(make_context(o).isa(), Isa::generic);
+    o.isa = isa_name(best_isa());  // an explicit option wins over the environment
+    EXPECT_EQ(make_context(o).isa(), best_isa());
+    o.isa = "auto";
+    ::setenv("NEUROPERF_ISA", "sse9", 1);
+    msg = test_support::expect_throw_msg<ValueError>([&] { make_context(o); });
+    EXPECT_NE(msg.find("NEUROPERF_ISA"), std::string::npos) << msg;
+}
+
+TEST(Context, IsaNamesAndSupport) {
+    for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) EXPECT_EQ(parse_isa(isa_name(isa), "x"), isa);
+    EXPECT_NE(test_support::expect_throw_msg<ValueError>([] { parse_isa("AVX2", "field"); }).find("field"), std::string::npos);
+    EXPECT_TRUE(isa_supported(Isa::generic));
+    const IsaFeatures& cpu = cpu_info().isa;
+    EXPECT_EQ(isa_supported(Isa::avx2), cpu.avx2 && cpu.fma && cpu.bmi1 && cpu.bmi2 && cpu.f16c && cpu.lzcnt && cpu.movbe);
+    EXPECT_EQ(isa_supported(Isa::avx512), isa_supported(Isa::avx2) && cpu.avx512f && cpu.avx512bw && cpu.avx512cd &&
+                                              cpu.avx512dq && cpu.avx512vl);
+    const auto all = supported_isas();
+    ASSERT_FALSE(all.empty());
+    EXPECT_EQ(all.front(), Isa::generic);
+    EXPECT_EQ(all.back(), best_isa());
+    // Every family lists the generic variant and runs the widest listed one not wider than asked.
+    for (const KernelFamily& f : kernel_families(Isa::generic)) {
+        EXPECT_EQ(f.runs, Isa::generic) << f.name;
+        EXPECT_EQ(f.variants.front(), Isa::generic) << f.name;
+    }
 }
 
 TEST(Context, ServicesAreMadeOncePerContext) {
