@@ -99,7 +99,9 @@ std::vector<int> thread_list(int threads) {
 
 }  // namespace
 
-std::vector<std::string> suite_names() { return {"gemm", "conv", "reservoir", "batch", "eigen", "parallel", "jit", "snn", "quick"}; }
+std::vector<std::string> suite_names() {
+    return {"gemm", "conv", "reservoir", "batch", "eigen", "elementwise", "parallel", "jit", "snn", "quick"};
+}
 
 Suite make_suite(const std::string& name, bool quick, int threads, const Context& ctx) {
     Suite s;
@@ -120,7 +122,8 @@ Suite make_suite(const std::string& name, bool quick, int threads, const Context
         add_gemm_rows<float>(s, ctx, sizes, thread_list(threads));
         add_gemm_rows<double>(s, ctx, {256}, {1});
         add_numpy_peer(s, sizes, thread_list(threads), "float32", s.min_time);
-        for (auto make : {&make_conv_suite, &make_reservoir_suite, &make_batch_suite, &make_eigen_suite, &make_parallel_suite, &make_jit_suite}) {
+        for (auto make : {&make_conv_suite, &make_reservoir_suite, &make_batch_suite, &make_eigen_suite, &make_elementwise_suite,
+                          &make_parallel_suite, &make_jit_suite}) {
             Suite part = make(true, threads, ctx);
             s.cases.insert(s.cases.end(), part.cases.begin(), part.cases.end());
             s.peers.insert(s.peers.end(), part.peers.begin(), part.peers.end());
@@ -134,6 +137,8 @@ Suite make_suite(const std::string& name, bool quick, int threads, const Context
         s = make_batch_suite(quick, threads, ctx);
     } else if (name == "eigen") {
         s = make_eigen_suite(quick, threads, ctx);
+    } else if (name == "elementwise") {
+        s = make_elementwise_suite(quick, threads, ctx);
     } else if (name == "parallel") {
         s = make_parallel_suite(quick, threads, ctx);
     } else if (name == "jit") {

@@ -182,18 +182,33 @@ DynArray MKLOptimizer::optimize_matrix_multiply(const DynView& a, const DynView&
     return optimize_matrix_multiply<double>(a.as<double>("a"), b.as<double>("b"), transpose_a, transpose_b);
 }
 
+namespace {
+
+// y = f(x) into a new array: from x itself when contiguous (one read, one write), else from a
+// contiguous copy computed in place.
+template <class T>
+Array<T> elementwise(ArrayView<const T> x, void (*f)(Isa, kernels::Precision, std::int64_t, const T*, T*), Isa isa,
+                     kernels::Precision p) {
+    if (x.is_contiguous()) {
+        Array<T> y = Array<T>::uninitialized(std::span<const index_t>(x.layout().shape.data(), static_cast<std::size_t>(x.rank())));
+        f(isa, p, y.size(), x.data(), y.data());
+        return y;
+    }
+    Array<T> y = Array<T>::copy_of(x);
+    f(isa, p, y.size(), y.data(), y.data());
+    return y;
+}
+
+}  // namespace
+
 template <class T>
 Array<T> MKLOptimizer::vector_tanh(ArrayView<const T> x) const {
-    Array<T> y = Array<T>::copy_of(x);
-    kernels::vtanh<T>(context_.isa(), kernels::parse_precision(config_.precision_mode), y.size(), y.data(), y.data());
-    return y;
+    return elementwise<T>(x, &kernels::vtanh<T>, context_.isa(), kernels::parse_precision(config_.precision_mode));
 }
 
 template <class T>
 Array<T> MKLOptimizer::vector_exp(ArrayView<const T> x) const {
-    Array<T> y = Array<T>::copy_of(x);
-    kernels::vexp<T>(context_.isa(), kernels::parse_precision(config_.precision_mode), y.size(), y.data(), y.data());
-    return y;
+    return elementwise<T>(x, &kernels::vexp<T>, context_.isa(), kernels::parse_precision(config_.precision_mode));
 }
 
 namespace {

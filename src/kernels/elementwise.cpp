@@ -28,15 +28,25 @@ enum class Op { exp, tanh };
 
 // The avx2 and avx512 variants fuse the polynomials' multiply-adds (the same operations, so
 // the same results on both); generic has no FMA instruction.
+template <Op O, Grade G, bool Fma, class T>
+NP_INLINE T apply(T x) {
+    const double v = static_cast<double>(x);
+    if constexpr (O == Op::exp) return static_cast<T>(vmath::exp<G, Fma>(v));
+    else return static_cast<T>(vmath::tanh<G, Fma>(v));
+}
+
+// Two halves per iteration: two independent polynomial chains in flight (the Horner steps are a
+// serial chain of FMA latencies; one vector of them at a time left the FMA units idle).
 template <Isa I, Op O, class T, Grade G>
 NP_INLINE void loop_body(std::int64_t n, const T* x, T* y) {
     constexpr bool kFma = I != Isa::generic;
+    const std::int64_t h = n / 2;
 #pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) {
-        double v = static_cast<double>(x[i]);
-        if constexpr (O == Op::exp) y[i] = static_cast<T>(vmath::exp<G, kFma>(v));
-        else y[i] = static_cast<T>(vmath::tanh<G, kFma>(v));
+    for (std::int64_t i = 0; i < h; ++i) {
+        y[i] = apply<O, G, kFma>(x[i]);
+        y[i + h] = apply<O, G, kFma>(x[i + h]);
     }
+    if (n % 2) y[n - 1] = apply<O, G, kFma>(x[n - 1]);
 }
 NP_ISA_VARIANTS((template <Op O, class T, Grade G>), void, loop, (std::int64_t n, const T* x, T* y), (n, x, y), O, T, G)
 

@@ -33,6 +33,9 @@ struct CsrRows {
     /// are 1.27× faster (142 vs 180 µs). 32-bit indices, one step at N = 10⁴: 7.3-8.4 → 6.3 ms.
     /// The façade sets it when the matrix does not fit the last-level cache.
     bool hw_gather = false;
+    /// Set by the sequence for one step: W·x of that step, computed beforehand (the sliced
+    /// rows of kernels/reservoir_slices.hpp), read instead of the rows.
+    const T* row_sums = nullptr;
 };
 
 /// Column counts up to this fit 16-bit indices (0 … 65535).

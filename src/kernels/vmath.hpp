@@ -43,12 +43,19 @@ inline constexpr double kExpHi = 709.782712893383973096;    // log(DBL_MAX): abo
 inline constexpr double kExpLo = -745.133219101941108420;   // log(2^-1075): below, e^x rounds to 0
 
 template <Grade G>
-inline constexpr int kExpDegree = G == Grade::high ? 13 : G == Grade::low ? 12 : G == Grade::f32ep ? 5 : 8;
+inline constexpr int kExpDegree = G == Grade::high ? 11 : G == Grade::low ? 12 : G == Grade::f32ep ? 5 : 8;
 
 // The constants of exp_core, also printed into the JIT's generated kernels (src/jit/
 // math_source.cpp), which evaluate the same operations in the same order.
 inline constexpr double kLog2e = 1.4426950408889634074, kLn2Hi = 6.93147180369123816490e-01,
                         kLn2Lo = 1.90821492927058770002e-10, kMagic = 6755399441055744.0;  // 1.5·2^52
+/// Grade::high's e^r on |r| ≤ 1.0002·ln2/2: 1 + r + r²·q(r), q the degree-9 Chebyshev fit
+/// (mpmath.chebyfit, 80 digits) of (e^r − 1 − r)/r², rounded to double; relative error 1.6e-17
+/// (0.15 ulp), against the degree-13 Taylor polynomial's 4e-18 with two multiply-adds more.
+inline constexpr double kExpMinimax11[12] = {1.0, 1.0, 0.5000000000000001, 0.16666666666666669, 0.041666666666624094,
+                                             0.00833333333333006, 0.0013888888917230724, 0.00019841269863066696,
+                                             2.4801521269532122e-05, 2.7557268439678e-06, 2.7620101012098e-07,
+                                             2.5100395159429243e-08};
 /// Taylor coefficients 1/d! of e^r, d = 0..13.
 inline constexpr double kExpCoef[14] = {1.0,           1.0,            1.0 / 2,         1.0 / 6,        1.0 / 24,
                                         1.0 / 120,     1.0 / 720,      1.0 / 5040,      1.0 / 40320,    1.0 / 362880,
@@ -58,34 +65,42 @@ inline constexpr double kExpCoef[14] = {1.0,           1.0,            1.0 / 2, 
 // 32-bit head, so k·ln2_hi is exact, and a tail), e^r by its Taylor polynomial of degree D
 // (truncation at |r| = 0.347: 4e-18 for D = 13, 1.7e-16 for 12, 2e-10 for 8), then 2^k applied
 // as two factors 2^k1·2^k2 so results down in the subnormal range are rounded only once.
-template <int D, bool Fma>
+// TwoFactor = false: one factor 2^k, for callers whose results are normal numbers (the same
+// bits there: multiplying by a power of two is exact), six operations fewer.
+template <int D, bool Fma, bool TwoFactor = true>
 NP_VINLINE double exp_core(double x) {
     constexpr double log2e = kLog2e, ln2_hi = kLn2Hi, ln2_lo = kLn2Lo, magic = kMagic;
-    constexpr const double* c = kExpCoef;
+    constexpr const double* c = D == 11 ? kExpMinimax11 : kExpCoef;  // degree 11: Grade::high's fit
     double t = mad<Fma>(x, log2e, magic);
     double kf = t - magic;
     double r = mad<Fma>(-kf, ln2_lo, mad<Fma>(-kf, ln2_hi, x));
     double p = c[D];
 #pragma GCC unroll 16
     for (int d = D - 1; d >= 0; --d) p = mad<Fma>(p, r, c[d]);
-    // k1 = round(k/2) by the same magic addition, k2 = k − k1: both in [−538, 512].
-    double t1 = mad<Fma>(kf, 0.5, magic);
-    double k1f = t1 - magic;
-    std::int64_t k1 = std::bit_cast<std::int64_t>(t1) - std::bit_cast<std::int64_t>(magic);
-    std::int64_t k2 = std::bit_cast<std::int64_t>((kf - k1f) + magic) - std::bit_cast<std::int64_t>(magic);
-    double s1 = std::bit_cast<double>(static_cast<std::uint64_t>(k1 + 1023) << 52);
-    double s2 = std::bit_cast<double>(static_cast<std::uint64_t>(k2 + 1023) << 52);
-    return (p * s1) * s2;
+    // k, the low bits of t (|k| < 2^51).
+    const std::int64_t k = std::bit_cast<std::int64_t>(t) - std::bit_cast<std::int64_t>(magic);
+    if constexpr (!TwoFactor) {
+        return p * std::bit_cast<double>(static_cast<std::uint64_t>(k + 1023) << 52);
+    } else {
+        // k1 = floor(k/2) by a logical shift of k + 2048 (k ≥ −1076 here), k2 = k − k1: both in
+        // [−538, 512], so p·2^k1 is exact and the one rounding is the last product's. Integer
+        // operations only (AVX2 has no 64-bit arithmetic shift).
+        const std::uint64_t h = static_cast<std::uint64_t>(k + 2048) >> 1;  // k1 + 1024
+        const double s1 = std::bit_cast<double>((h - 1) << 52);               // 2^k1
+        const double s2 = std::bit_cast<double>(static_cast<std::uint64_t>(k + 2047 - static_cast<std::int64_t>(h)) << 52);  // 2^k2
+        return (p * s1) * s2;
+    }
 }
 
-/// e^x: NaN propagates, above log(DBL_MAX) +Inf (so +Inf too), below log(2^-1075) +0.
+/// e^x: NaN propagates, above log(DBL_MAX) +Inf (so +Inf too), below log(2^-1075) +0. No
+/// special cases: x is clamped to [−746, 710], where exp_core's two factors still describe
+/// 2^k exactly (k ∈ [−1076, 1024]) and its last product rounds to 0 below log(2^-1075) and to
+/// +Inf above log(DBL_MAX) by itself; a NaN passes the clamps and the arithmetic as a NaN.
 template <Grade G, bool Fma>
 NP_VINLINE double exp(double x) {
-    double xc = x < kExpLo ? kExpLo : (x > kExpHi ? kExpHi : x);
-    double y = exp_core<kExpDegree<G>, Fma>(xc);
-    y = x > kExpHi ? __builtin_inf() : y;
-    y = x < kExpLo ? 0.0 : y;
-    return x != x ? x : y;
+    double xc = x < -746.0 ? -746.0 : x;
+    xc = xc > 710.0 ? 710.0 : xc;
+    return exp_core<kExpDegree<G>, Fma>(xc);
 }
 
 // tanh(a)/a − 1 = a²·P(a²) on [0, 0.75]: Chebyshev fit (mpmath.chebyfit, 60 digits) of degree 13
@@ -107,9 +122,22 @@ inline constexpr double kTanhTaylor[] = {1.0, -1.0 / 3, 2.0 / 15, -17.0 / 315, 6
 /// (1 − tanh(20) < 2^-54); subnormal x gives x; NaN propagates.
 template <Grade G, bool Fma>
 NP_VINLINE double tanh(double x) {
+    if constexpr (G == Grade::f32) {
+        // For results rounded to float once: 1 − 2/(e^{2a} + 1) on the whole range. Its
+        // cancellation near 0 costs ~4e-16/a relative (2^-30 at a = 2^-20) and exp's
+        // truncation 2e-10·e at most, both far below float's half ulp (2^-25); below 2^-20
+        // tanh(a) = a to 2^-41. No second polynomial, no NaN select (a NaN stays NaN through
+        // the arithmetic): half the operations of the other grades.
+        double a = x < 0 ? -x : x;
+        double ac = a > 20.0 ? 20.0 : a;
+        double e = exp_core<kExpDegree<G>, Fma, false>(2.0 * ac);
+        double r = 1.0 - 2.0 / (e + 1.0);
+        r = ac < 0x1p-20 ? ac : r;
+        return __builtin_copysign(r, x);
+    }
     double a = x < 0 ? -x : x;
     double ac = a > 20.0 ? 20.0 : a;
-    double e = exp_core<kExpDegree<G>, Fma>(2.0 * ac);
+    double e = exp_core<kExpDegree<G>, Fma, false>(2.0 * ac);  // e^[0, 40]: normal
     double big = 1.0 - 2.0 / (e + 1.0);
     double a2 = ac * ac, small, limit;
     if constexpr (G == Grade::high) {
@@ -143,7 +171,7 @@ NP_VINLINE double sigmoid(double x) {
         double r = (x < 0 ? e : 1.0) / (1.0 + e);
         return x != x ? x : r;
     } else {
-        double e = exp_core<kExpDegree<G>, Fma>(-(a > 708.0 ? 708.0 : a));
+        double e = exp_core<kExpDegree<G>, Fma, false>(-(a > 708.0 ? 708.0 : a));  // e^[−708, 0]: normal
         double s = 1.0 / (1.0 + e);
         double r = x < 0 ? (a > 708.0 ? 0.0 : e * s) : s;
         return x != x ? x : r;

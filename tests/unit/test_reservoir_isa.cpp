@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <random>
@@ -183,6 +184,67 @@ TYPED_TEST(ReservoirIsaTyped, IsasAgree) {
                     ASSERT_EQ(a, c) << "avx512 against avx2, case " << k << " element " << i;
                 }
             }
+}
+
+// The sliced rows of a sequence (kernels/reservoir_slices.hpp: short rows grouped by length,
+// transposed, gathered across rows) give the bits of the row-by-row sums: every row length
+// 0..20 (slices, leftovers, long rows), ±0, NaN and ±Inf in the state, 16- and 32-bit indices.
+TYPED_TEST(ReservoirIsaTyped, SlicedRowsBitIdentical) {
+    using T = TypeParam;
+    const index_t n = 613;
+    std::mt19937_64 rng(77);
+    std::vector<std::int64_t> ptr{0};
+    std::vector<std::int32_t> col;
+    std::vector<T> val;
+    for (index_t i = 0; i < n; ++i) {
+        const index_t len = i < 400 ? static_cast<index_t>(rng() % 9) : static_cast<index_t>(rng() % 21);
+        std::vector<std::int32_t> cols;
+        while (static_cast<index_t>(cols.size()) < len) {
+            const auto c = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(n));
+            if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
+        }
+        std::sort(cols.begin(), cols.end());
+        for (auto c : cols) col.push_back(c), val.push_back(static_cast<T>(static_cast<double>(rng() % 2001) / 1000.0 - 1.0));
+        ptr.push_back(static_cast<std::int64_t>(col.size()));
+    }
+    CsrMatrix<T> w(n, n, std::move(ptr), std::move(col), std::move(val));
+    auto x0 = random_array<T>({n}, 78, 0.5);
+    x0(5) = T(-0.0), x0(6) = T(0.0), x0(7) = std::numeric_limits<T>::quiet_NaN(), x0(8) = std::numeric_limits<T>::infinity();
+    const index_t steps = 6;
+    auto pre = random_array<T>({steps, n}, 79);
+    for (Isa isa : isas_here()) {
+        for (bool sixteen : {false, true}) {
+            kernels::ReservoirStep<T> s;
+            s.n = n;
+            s.x_old = x0.data();
+            s.input_pre = pre.data();
+            s.activation = Activation::identity;  // keep the NaN / Inf rows apart from the others
+            s.isa = isa;
+            kernels::CsrRows<T> rows{w.row_ptr().data(), w.col_idx().data(), w.values().data()};
+            if (sixteen) rows.col16 = w.col_idx16().data();
+            Array<T> seq({steps, n});
+            kernels::reservoir_sequence<T>(s, rows, steps, seq.data());  // sliced (≥ 4 steps, one thread)
+            Array<T> one({n});
+            std::vector<T> x(x0.data(), x0.data() + n);
+            for (index_t q = 0; q < steps; ++q) {  // single steps: row by row
+                kernels::ReservoirStep<T> st = s;
+                st.x_old = x.data();
+                st.x_new = one.data();
+                st.input_pre = pre.data() + q * n;
+                kernels::reservoir_step<T>(st, rows);
+                for (index_t i = 0; i < n; ++i) {
+                    if (std::isnan(one(i))) {  // a NaN's sign and payload depend on operand order
+                        ASSERT_TRUE(std::isnan(seq(q, i))) << isa_name(isa) << " step " << q << " row " << i;
+                        continue;
+                    }
+                    ASSERT_EQ(std::memcmp(&seq(q, i), &one(i), sizeof(T)), 0)
+                        << isa_name(isa) << (sixteen ? " 16-bit" : " 32-bit") << " step " << q << " row " << i << ": "
+                        << seq(q, i) << " vs " << one(i);
+                }
+                std::copy(one.data(), one.data() + n, x.begin());
+            }
+        }
+    }
 }
 
 // Kernel level: 16-bit indices give the same bits as int32 ones (same order of the sums), up to
