@@ -105,7 +105,10 @@ def test_a_broken_library_file_is_skipped(tmp_path):
 def test_info_lists_the_kernel_variant_of_each_family():
     out = json.loads(run("info", "--json").stdout)
     k = out["kernels"]
-    assert k["isa"] == k["best"] and k["best"] in ("generic", "avx2", "avx512")
+    # scripts/test runs this suite again with NEUROPERF_ISA forcing a narrower variant.
+    forced_env = os.environ.get("NEUROPERF_ISA") or "auto"
+    assert k["best"] in ("generic", "avx2", "avx512")
+    assert k["isa"] == (k["best"] if forced_env == "auto" else forced_env)
     names = {f["name"] for f in k["families"]}
     assert {"builtin_gemm", "reservoir", "elementwise", "convolution", "batch", "lif", "spectral"} <= names
     for f in k["families"]:
