@@ -39,7 +39,7 @@ nlohmann::json info_json(const Context& ctx, bool peak) {
     nlohmann::json selected = nlohmann::json::object();
     for (const auto& c : ctx.choices()) {
         index_t edge = kGemmBucketEdges[c.bucket];
-        selected[blas_op_name(c.op)].push_back({{"bucket", c.bucket},
+        selected[blas_op_name(c.op)].push_back({{"bucket", c.bucket}, {"thin", c.bucket == kGemmThinBucket},
                                                 {"max_size", edge == INT64_MAX ? nlohmann::json(nullptr) : nlohmann::json(edge)},
                                                 {"backend", c.backend}, {"why", c.why}});
     }
@@ -100,8 +100,11 @@ int run_info(const InfoOptions& options) {
     std::cout << fmt::format("\nChoice per operation and size (request: {})\n", j["backend_request"].get<std::string>());
     for (const char* op : {"sgemm", "dgemm"}) {
         for (const auto& s : j["selected"][op]) {
-            std::string range = s["max_size"].is_null() ? "n > 768" : fmt::format("n <= {}", s["max_size"].get<std::int64_t>());
-            std::cout << fmt::format("  {} {:<9} {:<9} {}\n", op, range, s["backend"].get<std::string>(),
+            std::string range = s["bucket"].get<int>() == kGemmThinBucket
+                                    ? fmt::format("thin m <= {}", kGemmThinRows)
+                                    : s["max_size"].is_null() ? "n > 768"
+                                                              : fmt::format("n <= {}", s["max_size"].get<std::int64_t>());
+            std::cout << fmt::format("  {} {:<12} {:<9} {}\n", op, range, s["backend"].get<std::string>(),
                                      s["why"].get<std::string>());
         }
     }

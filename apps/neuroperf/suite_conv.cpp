@@ -3,7 +3,9 @@
 // scipy.signal.lfilter on bit-identical inputs (bench/peers/scipy_conv.py).
 //
 // Rows: conv/<impl>/channels=<c>/steps=<s>/kernel=<exp|fir100>/p=<p>/dtype=<d>/threads=<t>; impl auto
-// (float trains of dtype d) or auto_uint8 (the same trains as bytes, as a NumPy bool array, result d).
+// (float trains of dtype d, the cost model's choice), direct / event / fft / iir (each algorithm
+// forced, not with --quick), or auto_uint8 (the same trains as bytes, as a NumPy bool array,
+// result d).
 // Inputs, computed identically on both sides:
 //   h(i) = splitmix64(seed ^ (1 << 48) ^ i), spike at (c, t) iff (h(c·steps + t) >> 11)·2⁻⁵³ < p;
 //   exp: ExponentialKernel(τ = 20, dt = 1) truncated as neuroperf does (691 taps float64, 323
@@ -55,27 +57,40 @@ std::shared_ptr<Array<T>> spike_trains(index_t channels, index_t steps, double p
 }
 
 template <class T>
-void add_rows(Suite& suite, const Context& ctx, index_t channels, index_t steps, double p, int threads) {
+void add_rows(Suite& suite, const Context& ctx, index_t channels, index_t steps, double p, int threads, bool quick) {
     MKLConfig cfg;
     cfg.num_threads = threads;
     auto opt = std::make_shared<MKLOptimizer>(cfg, ctx);
     const char* dtype = dtype_name(dtype_of<T>());
     for (const char* kernel : {"exp", "fir100"}) {
-        bool fir = std::string(kernel) == "fir100";
-        auto name = fmt::format("conv/auto/channels={}/steps={}/kernel={}/p={}/dtype={}/threads={}", channels, steps,
-                                kernel, p, dtype, threads);
-        suite.cases.push_back({name, 0, fir ? "100 taps" : "ExponentialKernel(20, 1)", [=] {
-                                   auto x = spike_trains<T>(channels, steps, p);
-                                   auto taps = std::make_shared<Array<T>>(Array<T>({100}));
-                                   for (index_t i = 0; i < 100; ++i)
-                                       (*taps)(i) = static_cast<T>(std::exp(-static_cast<double>(i) / kTau));
-                                   return std::function<void()>([opt, x, taps, fir] {
-                                       auto y = fir ? opt->optimize_spike_convolution<T>(x->view(), taps->view(), "same")
-                                                    : opt->optimize_spike_convolution<T>(x->view(),
-                                                                                         ExponentialKernel(kTau, 1), "same");
-                                       (void)y;
-                                   });
-                               }});
+        const bool fir = std::string(kernel) == "fir100";
+        // auto (the cost model's choice), then each algorithm forced: auto's row should be within
+        // noise of the best of them.
+        std::vector<std::string> impls{"auto"};
+        if (!quick) {
+            impls.insert(impls.end(), {"direct", "event", "fft"});  // fft: an error row without FFTW
+            if (!fir) impls.push_back("iir");
+        }
+        for (const std::string& impl : impls) {
+            auto name = fmt::format("conv/{}/channels={}/steps={}/kernel={}/p={}/dtype={}/threads={}", impl, channels, steps,
+                                    kernel, p, dtype, threads);
+            ConvolutionOptions o;
+            o.algorithm = impl;
+            suite.cases.push_back({name, 0, fir ? "100 taps" : "ExponentialKernel(20, 1)", [=] {
+                                       auto x = spike_trains<T>(channels, steps, p);
+                                       auto taps = std::make_shared<Array<T>>(Array<T>({100}));
+                                       for (index_t i = 0; i < 100; ++i)
+                                           (*taps)(i) = static_cast<T>(std::exp(-static_cast<double>(i) / kTau));
+                                       auto call = [opt, x, taps, fir, o] {
+                                           auto y = fir ? opt->optimize_spike_convolution<T>(x->view(), taps->view(), "same", o)
+                                                        : opt->optimize_spike_convolution<T>(x->view(), ExponentialKernel(kTau, 1),
+                                                                                             "same", o);
+                                           (void)y;
+                                       };
+                                       call();  // untimed: the context's cost model is calibrated at first use
+                                       return std::function<void()>(call);
+                                   }});
+        }
         auto bname = fmt::format("conv/auto_uint8/channels={}/steps={}/kernel={}/p={}/dtype={}/threads={}", channels,
                                  steps, kernel, p, dtype, threads);
         suite.cases.push_back({bname, 0, fir ? "100 taps, uint8 trains" : "ExponentialKernel(20, 1), uint8 trains", [=] {
@@ -103,8 +118,8 @@ Suite make_conv_suite(bool quick, int threads, const Context& ctx) {
     double p = 0.02;
     std::vector<int> tl = threads > 1 && !quick ? std::vector<int>{1, threads} : std::vector<int>{std::max(threads, 1)};
     for (int t : tl) {
-        add_rows<float>(s, ctx, channels, steps, p, t);
-        add_rows<double>(s, ctx, channels, steps, p, t);
+        add_rows<float>(s, ctx, channels, steps, p, t, quick);
+        add_rows<double>(s, ctx, channels, steps, p, t, quick);
         s.peers.push_back({"scipy_conv.py",
                            {"--sizes", std::to_string(steps), "--channels", std::to_string(channels), "--p",
                             fmt::format("{}", p), "--dtypes", "float32,float64", "--threads", std::to_string(t),

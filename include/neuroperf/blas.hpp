@@ -46,12 +46,21 @@ struct Fields<BackendInfo> {
 };
 NEUROPERF_CHECK_FIELDS(BackendInfo);
 
-/// Size buckets used for the per-size backend choice: bucket b covers problems whose
-/// cube root of m·n·k is at most kGemmBucketEdges[b] (the last bucket is unbounded).
-inline constexpr int kGemmBuckets = 8;
-inline constexpr index_t kGemmBucketEdges[kGemmBuckets] = {12, 24, 48, 96, 192, 384, 768, INT64_MAX};
-/// Representative size n of each bucket (what the calibration times).
-inline constexpr index_t kGemmBucketSizes[kGemmBuckets] = {8, 16, 32, 64, 128, 256, 512, 1024};
+/// Size buckets used for the per-size backend choice. Buckets 0-7 are by size: bucket b covers
+/// problems whose cube root of m·n·k is at most kGemmBucketEdges[b] (bucket 7 is unbounded).
+/// Bucket 8 (kGemmThinBucket) takes the thin products that stream a large B: m ≤ kGemmThinRows
+/// rows against n·k ≥ kGemmThinPanel elements of B (a batch of a few rows through a big weight
+/// matrix), where backends rank differently than on square problems (memory-bound, packing B
+/// costs a pass over it).
+inline constexpr int kGemmBuckets = 9;
+inline constexpr int kGemmThinBucket = 8;
+inline constexpr index_t kGemmThinRows = 64;
+inline constexpr index_t kGemmThinPanel = index_t{1} << 20;
+inline constexpr index_t kGemmBucketEdges[kGemmBuckets] = {12, 24, 48, 96, 192, 384, 768, INT64_MAX, INT64_MAX};
+/// Representative size n of each bucket (what the calibration times: n×n×n; the thin bucket
+/// times 16 rows × n × n, B beyond the last-level cache).
+inline constexpr index_t kGemmBucketSizes[kGemmBuckets] = {8, 16, 32, 64, 128, 256, 512, 1024, 4000};
+inline constexpr index_t kGemmThinCalibrationRows = 16;
 /// Bucket of an m×n×k product (O(1)).
 NEUROPERF_API int gemm_bucket(index_t m, index_t n, index_t k);
 

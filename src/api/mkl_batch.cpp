@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/batch.hpp"
+#include "api/cost_models.hpp"
 #include "api/optimizer.hpp"
 #include "neuroperf/timer.hpp"
 
@@ -44,7 +45,9 @@ Array<T> run(const MKLOptimizer& opt, index_t B, index_t N, index_t nnz, Events&
     const int threads = opt.num_threads();
     if (path == BatchPath::automatic) path = path_from_environment();
     const bool chosen = path == BatchPath::automatic;
-    if (chosen) path = kernels::choose_batch_path(B, N, M, nnz, dtype_of<T>(), threads);
+    const kernels::BatchCostModel model = chosen || api::logs(opt) ? api::batch_cost_model(opt, dtype_of<T>(), threads)
+                                                                   : kernels::BatchCostModel{};
+    if (chosen) path = kernels::choose_batch_path(B, N, M, nnz, dtype_of<T>(), model);
     Array<T> out({B, M});
     Timer timer;
     if (path == BatchPath::gemm) {
@@ -65,8 +68,8 @@ Array<T> run(const MKLOptimizer& opt, index_t B, index_t N, index_t nnz, Events&
             "{} thread(s), {:.3g} s",
             dtype_name(dtype_of<T>()), B, N, M, density, kernels::batch_path_name(path),
             chosen ? "cost model" : "forced",
-            kernels::batch_event_seconds(B, N, M, nnz, dtype_of<T>(), threads),
-            kernels::batch_gemm_seconds(B, N, M, dtype_of<T>(), threads), threads, timer.seconds()));
+            kernels::batch_event_seconds(B, N, M, nnz, dtype_of<T>(), model),
+            kernels::batch_gemm_seconds(B, N, M, dtype_of<T>(), model), threads, timer.seconds()));
     }
     return out;
 }

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "api/cost_models.hpp"
 #include "api/optimizer.hpp"
 #include "kernels/convolution.hpp"
 
@@ -169,6 +170,11 @@ void run(const MKLOptimizer& opt, Prepared<T>& p, std::vector<T>& taps, const Sp
     prob.alpha = family && family->family == SpikeKernel::Family::alpha;
     prob.fft_available = kernels::fft_available();
     prob.density = forced ? 1.0 : p.bytes.x ? kernels::sample_density(p.bytes, g.n) : kernels::sample_density(p.batch, g.n);
+    kernels::ConvCostModel model;  // the context's, calibrated on this machine (api/cost_models.hpp)
+    if (!forced || api::logs(opt)) {
+        model = api::conv_cost_model(opt, prob.is_double);
+        prob.model = &model;
+    }
     ConvAlgorithm algo = forced ? *forced : kernels::choose_conv_algorithm(prob);
     int threads = opt.num_threads();
     if (api::logs(opt)) {

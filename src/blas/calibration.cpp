@@ -16,20 +16,21 @@
 namespace neuroperf::blas {
 namespace {
 
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;  // 2: the thin bucket
 
-// Best time of one call of backend `be` on n×n×n within a small budget: tiny calls are batched
-// so the timer's resolution does not matter; slow calls are timed once or twice.
+// Best time of one call of backend `be` on m×n×n (m rows of A against an n×n B) within a small
+// budget: tiny calls are batched so the timer's resolution does not matter; slow calls are timed
+// once or twice.
 template <class T>
-double time_gemm(const Backend& be, int threads, index_t n, const std::vector<T>& a,
+double time_gemm(const Backend& be, int threads, index_t m, index_t n, const std::vector<T>& a,
                  const std::vector<T>& b, std::vector<T>& c) {
     auto fn = be.gemm<T>();
-    auto call = [&] { fn(&be, threads, false, false, n, n, n, T(1), a.data(), n, b.data(), n, T(0), c.data(), n); };
+    auto call = [&] { fn(&be, threads, false, false, m, n, n, T(1), a.data(), n, b.data(), n, T(0), c.data(), n); };
     Timer warm;
     call();  // warm-up: first touch, thread start, JIT
     double first = warm.seconds();
     if (first > 0.05) return first;  // far too slow to win: one call tells
-    double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
+    double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(n);
     int batch = static_cast<int>(std::clamp(2e5 / flops, 1.0, 4096.0));
     double best = 1e300, spent = 0;
     for (int rep = 0; rep < 30 && (rep < 2 || spent < 0.01); ++rep) {
@@ -49,9 +50,13 @@ void calibrate_op(const Registry& reg, int threads, Isa isa, int op, Calibration
     std::vector<const Backend*> contenders;  // the builtin GEMM at the context's variant
     for (const auto& be : reg.backends())
         if (be->info.available) contenders.push_back(be->info.name == "builtin" ? &reg.builtin(isa) : be.get());
+    const std::vector<const Backend*> all = contenders;
     for (int bucket = 0; bucket < kGemmBuckets; ++bucket) {
-        index_t n = kGemmBucketSizes[bucket];
-        std::vector<T> a(static_cast<std::size_t>(n * n)), b(a.size()), c(a.size());
+        const bool thin = bucket == kGemmThinBucket;
+        const index_t n = kGemmBucketSizes[bucket], m = thin ? kGemmThinCalibrationRows : n;
+        // The thin bucket ranks differently from the square ones: every backend is timed again.
+        if (thin) contenders = all;
+        std::vector<T> a(static_cast<std::size_t>(m * n)), b(static_cast<std::size_t>(n * n)), c(a.size());
         for (auto& x : a) x = static_cast<T>(dist(rng));
         for (auto& x : b) x = static_cast<T>(dist(rng));
         // Two passes, the second in reverse order, keeping each backend's best: what ran just
@@ -62,8 +67,8 @@ void calibrate_op(const Registry& reg, int threads, Isa isa, int op, Calibration
         for (int pass = 0; pass < 2; ++pass) {
             for (std::size_t i = 0; i < results.size(); ++i) {
                 auto& [gflops, be] = results[pass == 0 ? i : results.size() - 1 - i];
-                double s = time_gemm<T>(*be, threads, n, a, b, c);
-                gflops = std::max(gflops, 2.0 * static_cast<double>(n * n * n) / s * 1e-9);
+                double s = time_gemm<T>(*be, threads, m, n, a, b, c);
+                gflops = std::max(gflops, 2.0 * static_cast<double>(m * n * n) / s * 1e-9);
             }
         }
         // Highest GFLOP/s wins; backends are listed in preference order, so a tie keeps the earlier.
@@ -71,7 +76,8 @@ void calibrate_op(const Registry& reg, int threads, Isa isa, int op, Calibration
                                       [](const auto& x, const auto& y) { return x.first < y.first; });
         auto& slot = cal.best[static_cast<std::size_t>(op)][static_cast<std::size_t>(bucket)];
         slot = best.second->info.name;
-        std::string why = fmt::format("calibrated at n={}: {} {:.1f} GFLOP/s", n, slot, best.first);
+        std::string why = thin ? fmt::format("calibrated at m={}, n=k={}: {} {:.1f} GFLOP/s", m, n, slot, best.first)
+                               : fmt::format("calibrated at n={}: {} {:.1f} GFLOP/s", n, slot, best.first);
         for (const auto& [g, be] : results)
             if (be != best.second) why += fmt::format(", {} {:.1f}", be->info.name, g);
         cal.why[static_cast<std::size_t>(op)][static_cast<std::size_t>(bucket)] = why;

@@ -335,14 +335,16 @@ namespace neuroperf {
 const char* blas_op_name(BlasOp op) { return op == BlasOp::sgemm ? "sgemm" : "dgemm"; }
 
 int gemm_bucket(index_t m, index_t n, index_t k) {
+    if (m <= kGemmThinRows && static_cast<double>(n) * static_cast<double>(k) >= static_cast<double>(kGemmThinPanel))
+        return kGemmThinBucket;
     // Cube root of m·n·k compared through cubes; double holds the product without overflow and
     // exactly below 2^53, far beyond the last edge.
     double v = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-    for (int b = 0; b < kGemmBuckets - 1; ++b) {
+    for (int b = 0; b < kGemmThinBucket - 1; ++b) {
         auto e = static_cast<double>(kGemmBucketEdges[b]);
         if (v <= e * e * e) return b;
     }
-    return kGemmBuckets - 1;
+    return kGemmThinBucket - 1;
 }
 
 NEUROPERF_INSTANTIATE_TO_JSON(BackendInfo);

@@ -24,29 +24,6 @@
 namespace neuroperf::kernels {
 namespace {
 
-// ---- cost model constants (docs/guide/batch.md, "How the path is chosen") ------------------
-// Fitted to bench/bench_batch.cpp (N = M = 4000, B 1..256, density 0.5 %..50 %, CPU time) on
-// AMD EPYC Zen 4 (2 cores, AVX-512, 1 MiB L2, 32 MiB L3), float; double = same bytes/s,
-// half the elements/s. Two-thread figures scaled from the one-thread fit (the machine was
-// shared while measuring, see the guide).
-struct Rates {
-    double gemm_flops;   // dense GEMM flop/s through matrix_multiply_into at B >= 64
-    double gemm_bytes;   // W bytes/s a GEMM streams when it is memory-bound (B small)
-    double event_bytes;  // W row-tile bytes/s fetched by the event kernel
-    double event_adds;   // accumulated elements/s (acc += w) of the event kernel
-};
-Rates rates(DType dtype, int threads) {
-    bool two = threads >= 2;
-    Rates r = two ? Rates{150e9, 8e9, 21e9, 15e9} : Rates{80e9, 5.8e9, 16e9, 8.5e9};
-    if (dtype == DType::float64) {
-        r.gemm_flops /= 2;
-        r.event_adds /= 2;
-    }
-    return r;
-}
-constexpr double kGemmCallSeconds = 2e-6;   // dispatch + thread start of a GEMM call
-constexpr double kEventCallSeconds = 1e-6;  // event extraction + grouping setup
-
 double element_bytes(DType d) { return d == DType::float32 ? 4.0 : 8.0; }
 
 // Columns per tile: the W panel N × width within half the L3 (at least 256 columns, so each
@@ -163,20 +140,31 @@ const char* batch_path_name(BatchPath p) {
     }
 }
 
-double batch_gemm_seconds(index_t B, index_t N, index_t M, DType dtype, int threads) {
-    Rates r = rates(dtype, threads);
+BatchCostModel default_batch_cost_model(DType dtype, int threads) {
+    // Fitted to bench/bench_batch.cpp (N = M = 4000, B 1..256, density 0.5 %..50 %, CPU time)
+    // on AMD EPYC Zen 4 (2 cores, AVX-512, 1 MiB L2, 32 MiB L3), float; double = same bytes/s,
+    // half the elements/s; two-thread figures scaled from the one-thread fit.
+    const bool two = threads >= 2;
+    BatchCostModel m = two ? BatchCostModel{150e9, 8e9, 21e9, 15e9, 2e-6, 1e-6} : BatchCostModel{80e9, 5.8e9, 16e9, 8.5e9, 2e-6, 1e-6};
+    if (dtype == DType::float64) {
+        m.gemm_flops /= 2;
+        m.event_adds /= 2;
+    }
+    return m;
+}
+
+double batch_gemm_seconds(index_t B, index_t N, index_t M, DType dtype, const BatchCostModel& r) {
     double b = static_cast<double>(B), n = static_cast<double>(N), m = static_cast<double>(M);
     double compute = 2.0 * b * n * m / r.gemm_flops;
     double memory = (n * m + b * (n + m)) * element_bytes(dtype) / r.gemm_bytes;
     // Packing W overlaps the arithmetic only partly: max plus 30 % of the smaller term.
-    return kGemmCallSeconds + std::max(compute, memory) + 0.3 * std::min(compute, memory);
+    return r.gemm_call_seconds + std::max(compute, memory) + 0.3 * std::min(compute, memory);
 }
 
-double batch_event_seconds(index_t B, index_t N, index_t M, index_t nnz, DType dtype, int threads) {
-    Rates r = rates(dtype, threads);
+double batch_event_seconds(index_t B, index_t N, index_t M, index_t nnz, DType dtype, const BatchCostModel& r) {
     double b = static_cast<double>(B), n = static_cast<double>(N), m = static_cast<double>(M);
     double z = static_cast<double>(nnz);
-    if (B == 0 || N == 0 || M == 0) return kEventCallSeconds;
+    if (B == 0 || N == 0 || M == 0) return r.event_call_seconds;
     // W row pieces fetched from memory: each distinct active input once per call (later batch
     // rows re-read it from L3, counted in the add rate).
     double p = std::min(1.0, z / (b * n));
@@ -184,14 +172,24 @@ double batch_event_seconds(index_t B, index_t N, index_t M, index_t nnz, DType d
     double fetch = touched * m * element_bytes(dtype) / r.event_bytes;
     double adds = z * m / r.event_adds;
     double scan = b * n * element_bytes(dtype) / r.event_bytes;  // reading a dense spike matrix
-    return kEventCallSeconds + fetch + adds + scan;
+    return r.event_call_seconds + fetch + adds + scan;
+}
+
+BatchPath choose_batch_path(index_t B, index_t N, index_t M, index_t nnz, DType dtype, const BatchCostModel& m) {
+    return batch_event_seconds(B, N, M, nnz, dtype, m) < batch_gemm_seconds(B, N, M, dtype, m) ? BatchPath::event
+                                                                                               : BatchPath::gemm;
+}
+
+double batch_gemm_seconds(index_t B, index_t N, index_t M, DType dtype, int threads) {
+    return batch_gemm_seconds(B, N, M, dtype, default_batch_cost_model(dtype, std::max(threads, 1)));
+}
+
+double batch_event_seconds(index_t B, index_t N, index_t M, index_t nnz, DType dtype, int threads) {
+    return batch_event_seconds(B, N, M, nnz, dtype, default_batch_cost_model(dtype, std::max(threads, 1)));
 }
 
 BatchPath choose_batch_path(index_t B, index_t N, index_t M, index_t nnz, DType dtype, int threads) {
-    threads = std::max(threads, 1);
-    return batch_event_seconds(B, N, M, nnz, dtype, threads) < batch_gemm_seconds(B, N, M, dtype, threads)
-               ? BatchPath::event
-               : BatchPath::gemm;
+    return choose_batch_path(B, N, M, nnz, dtype, default_batch_cost_model(dtype, std::max(threads, 1)));
 }
 
 template <class T>

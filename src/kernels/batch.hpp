@@ -14,13 +14,28 @@ namespace neuroperf::kernels {
 enum class BatchPath : std::uint8_t { automatic, gemm, event };
 const char* batch_path_name(BatchPath p);  ///< "auto" | "gemm" | "event"
 
-/// Estimated seconds of each path on this machine (AMD EPYC Zen 4, AVX-512; constants measured
-/// as documented in docs/guide/batch.md) for B batch rows, N inputs, M outputs, nnz active
-/// (input, batch) pairs. Pure functions.
+/// The rates behind the path choice (docs/guide/batch.md, "How the path is chosen"). A
+/// context calibrates them on its machine at first use (api/cost_models.hpp); the defaults
+/// are the ones fitted on AMD EPYC Zen 4.
+struct BatchCostModel {
+    double gemm_flops = 0;          ///< dense GEMM flop/s through matrix_multiply_into, compute-bound
+    double gemm_bytes = 0;          ///< W bytes/s a memory-bound GEMM (few batch rows) streams
+    double event_bytes = 0;         ///< W row bytes/s the event kernel fetches (and spike bytes scanned)
+    double event_adds = 0;          ///< accumulated elements/s (acc += w) of the event kernel
+    double gemm_call_seconds = 0;   ///< fixed cost of a GEMM call
+    double event_call_seconds = 0;  ///< fixed cost of an event-kernel call
+};
+BatchCostModel default_batch_cost_model(DType dtype, int threads);
+
+/// Estimated seconds of each path for B batch rows, N inputs, M outputs, nnz active (input,
+/// batch) pairs under model `m` (or the defaults at `threads`). Pure functions.
+double batch_gemm_seconds(index_t B, index_t N, index_t M, DType dtype, const BatchCostModel& m);
+double batch_event_seconds(index_t B, index_t N, index_t M, index_t nnz, DType dtype, const BatchCostModel& m);
 double batch_gemm_seconds(index_t B, index_t N, index_t M, DType dtype, int threads);
 double batch_event_seconds(index_t B, index_t N, index_t M, index_t nnz, DType dtype, int threads);
 
 /// gemm or event (never automatic): event when its estimate is below the GEMM's. Pure.
+BatchPath choose_batch_path(index_t B, index_t N, index_t M, index_t nnz, DType dtype, const BatchCostModel& m);
 BatchPath choose_batch_path(index_t B, index_t N, index_t M, index_t nnz, DType dtype, int threads);
 
 /// Active inputs per batch row, CSR-like: batch b's events are [row_ptr[b], row_ptr[b+1]).

@@ -163,19 +163,26 @@ NP_INLINE void iir_rows_body(const ConvBatch<T>& b, const ConvGeometry& g, const
 // a^W·y[t0 − 1] is sequential (one FMA per block instead of one per step). A chunk whose u holds a
 // NaN or Inf runs the step-by-step recursion instead, so that the outputs before it stay finite
 // (a NaN times a zero coefficient of the block would spread it backwards).
+// Block width W of the along-time recursion per variant: one register of T (16, 32 or 64
+// bytes). W² coefficients stay in registers (16 for AVX-512's 32, 8 for AVX2's 16): a 64-byte
+// block on AVX2 spilled the matrix and ran 1.7× behind AVX-512 instead of ~2× fewer lanes.
+template <Isa I, class T>
+inline constexpr int kRowBlock = (I == Isa::avx512 ? 64 : I == Isa::avx2 ? 32 : 16) / static_cast<int>(sizeof(T));
+
 template <class T>
 struct ExpRowCoeffs {
-    static constexpr int W = 64 / static_cast<int>(sizeof(T));
-    alignas(64) T C[W][W];  // C[j][i] = a^{i−j} for i ≥ j, else 0
-    alignas(64) T P[W];     // a^{i+1}
+    static constexpr int kMaxW = 64 / static_cast<int>(sizeof(T));
+    int W = 0;
+    alignas(64) T C[kMaxW][kMaxW];  // C[j][i] = a^{i−j} for i ≥ j, else 0 (i, j < W)
+    alignas(64) T P[kMaxW];         // a^{i+1}
     T aW = 0, a = 0, b0 = 0, bL = 0;
 };
 
 template <class T>
-ExpRowCoeffs<T> exp_row_coeffs(const IirCoeffs& cf) {
+ExpRowCoeffs<T> exp_row_coeffs(const IirCoeffs& cf, int W) {
     ExpRowCoeffs<T> k{};
-    constexpr int W = ExpRowCoeffs<T>::W;
-    double pw[W + 1];  // a^i by repeated multiplication in double (≤ W ulps, far below T's)
+    k.W = W;
+    double pw[ExpRowCoeffs<T>::kMaxW + 1];  // a^i by repeated multiplication in double (≤ W ulps, far below T's)
     pw[0] = 1;
     for (int i = 1; i <= W; ++i) pw[i] = pw[i - 1] * cf.a1;
     for (int j = 0; j < W; ++j)
@@ -188,8 +195,8 @@ ExpRowCoeffs<T> exp_row_coeffs(const IirCoeffs& cf) {
 
 template <Isa I, class T>
 NP_INLINE void iir_exp_row_body(const T* x, i64 n, i64 L, i64 off, i64 end, const ExpRowCoeffs<T>& k, T* out, bool stream) {
-    constexpr int W = ExpRowCoeffs<T>::W;
-    typedef T V __attribute__((vector_size(64)));
+    constexpr int W = kRowBlock<I, T>;  // k.W: the caller built the coefficients for this variant
+    typedef T V __attribute__((vector_size(W * sizeof(T))));
     static_assert(kChunk % W == 0);
     alignas(64) T u[kChunk];
     alignas(64) T yb[W];
@@ -277,7 +284,8 @@ void conv_iir(const ConvBatch<T>& b, const SpikeKernel& kernel, const ConvGeomet
     const bool rows = b.x_ts == 1 && b.o_ts == 1;
     if (rows && !alpha) {
         // One channel at a time, vectorised along time (iir_exp_row).
-        const ExpRowCoeffs<T> k = exp_row_coeffs<T>(cf);
+        const int width = b.isa == Isa::avx512 ? kRowBlock<Isa::avx512, T> : b.isa == Isa::avx2 ? kRowBlock<Isa::avx2, T> : kRowBlock<Isa::generic, T>;
+        const ExpRowCoeffs<T> k = exp_row_coeffs<T>(cf, width);
         const i64 end = g.offset + g.out_len;
         int team = team_size(threads, b.channels, static_cast<double>(end) * 0.3);
         const bool stream = stream_output(b.channels * g.out_len, sizeof(T));

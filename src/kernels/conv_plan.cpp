@@ -18,23 +18,14 @@ namespace {
 
 using i64 = std::int64_t;
 
-// Per-operation costs (ns, one thread) behind conv_costs, fitted to single-thread CPU times on
-// AMD EPYC Zen 4 (1000 × 10⁴ steps; docs/guide/convolution.md). "scan" is per input sample read
-// and per output sample written (memory traffic dominates); "mac" per multiply-add.
-struct CostConstants {
-    double mac;        // one multiply-add of the direct / scatter inner loops (vectorised axpy)
-    double scan;       // reading one input sample or writing one output sample
-    double spike;      // per nonzero sample: set-up of its scatter
-    double fft;        // per N·log2(N) of one real FFT of size N
-    double fft_point;  // per FFT point: spectrum product, padding and copies
-    double iir_exp;    // per time step and channel of the first-order recursion (output included)
-    double iir_alpha;  // ... of the second-order recursion
-    double channel;    // fixed per channel
-};
-constexpr CostConstants kCostDouble{0.13, 0.36, 4.0, 0.38, 1.0, 0.9, 1.5, 200.0};
-constexpr CostConstants kCostFloat{0.06, 0.29, 4.0, 0.25, 0.6, 0.5, 0.9, 200.0};
-
 }  // namespace
+
+ConvCostModel default_conv_cost_model(bool is_double) {
+    // Fitted to single-thread CPU times on AMD EPYC Zen 4 (1000 × 10⁴ steps; docs/guide/
+    // convolution.md).
+    return is_double ? ConvCostModel{0.13, 0.36, 4.0, 0.38, 1.0, 0.9, 1.5, 200.0}
+                     : ConvCostModel{0.06, 0.29, 4.0, 0.25, 0.6, 0.5, 0.9, 200.0};
+}
 
 const char* conv_algorithm_name(ConvAlgorithm a) {
     switch (a) {
@@ -81,7 +72,7 @@ i64 fft_size(i64 n) {
 
 
 std::array<double, kConvAlgorithms> conv_costs(const ConvProblem& p) {
-    const CostConstants& c = p.is_double ? kCostDouble : kCostFloat;
+    const ConvCostModel c = p.model ? *p.model : default_conv_cost_model(p.is_double);
     constexpr double inf = std::numeric_limits<double>::infinity();
     ConvGeometry g = conv_geometry(p.mode, p.n, p.k);
     double n = static_cast<double>(p.n), k = static_cast<double>(p.k), len = static_cast<double>(g.out_len);

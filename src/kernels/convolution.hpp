@@ -48,6 +48,22 @@ NEUROPERF_CHECK_FIELDS(neuroperf::kernels::ConvGeometry);
 
 namespace neuroperf::kernels {
 
+/// Per-operation costs (ns, one thread) behind conv_costs. "scan" is per input sample read and
+/// per output sample written (memory traffic dominates); "mac" per multiply-add. A context
+/// calibrates them on its machine at first use (api/cost_models.hpp); the defaults are the
+/// ones fitted on AMD EPYC Zen 4.
+struct ConvCostModel {
+    double mac = 0;        ///< one multiply-add of the direct / scatter inner loops (vectorised axpy)
+    double scan = 0;       ///< reading one input sample or writing one output sample
+    double spike = 0;      ///< per nonzero sample: set-up of its scatter
+    double fft = 0;        ///< per N·log2(N) of one real FFT of size N
+    double fft_point = 0;  ///< per FFT point: spectrum product, padding and copies
+    double iir_exp = 0;    ///< per time step and channel of the first-order recursion (output included)
+    double iir_alpha = 0;  ///< ... of the second-order recursion
+    double channel = 0;    ///< fixed per channel
+};
+ConvCostModel default_conv_cost_model(bool is_double);
+
 /// What the cost model sees: a pure description of the problem.
 struct ConvProblem {
     std::int64_t n = 0, k = 0, channels = 1;
@@ -57,10 +73,11 @@ struct ConvProblem {
     bool family = false;      ///< a SpikeKernel family (the recursive filter is exact for it)
     bool alpha = false;       ///< family is alpha (second-order recursion)
     bool fft_available = false;
+    const ConvCostModel* model = nullptr;  ///< null: default_conv_cost_model(is_double)
 };
 
-/// Estimated nanoseconds per channel of each algorithm, from per-operation costs measured on
-/// Zen 4 (see docs/guide/convolution.md). Unavailable algorithms cost +infinity.
+/// Estimated nanoseconds per channel of each algorithm, from the per-operation costs of
+/// p.model (see docs/guide/convolution.md). Unavailable algorithms cost +infinity.
 std::array<double, kConvAlgorithms> conv_costs(const ConvProblem& p);
 /// Smallest 2^a·3^b·5^c·7^d ≥ n: an FFT size FFTW handles with its fastest codelets.
 std::int64_t fft_size(std::int64_t n);

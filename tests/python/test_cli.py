@@ -30,7 +30,8 @@ def test_info_json_has_the_documented_keys():
             assert b["reason"], f"{b['name']} unavailable without a reason"
     assert any(b["name"] == "builtin" and b["available"] for b in out["backends"])
     for op in ("sgemm", "dgemm"):
-        assert len(out["selected"][op]) == 8
+        assert len(out["selected"][op]) == 9
+        assert [s["thin"] for s in out["selected"][op]] == [False] * 8 + [True]
         assert all(s["backend"] and s["why"] for s in out["selected"][op])
 
 

@@ -195,6 +195,12 @@ TEST(BlasBucket, Edges) {
     EXPECT_EQ(gemm_bucket(INT64_MAX, INT64_MAX, INT64_MAX), 7);
     EXPECT_EQ(gemm_bucket(1, 1, 1728), 0);  // 12^3
     EXPECT_EQ(gemm_bucket(1, 1, 1729), 1);
+    // Thin: few rows streaming a large B.
+    EXPECT_EQ(gemm_bucket(16, 2048, 2048), kGemmThinBucket);
+    EXPECT_EQ(gemm_bucket(64, 1024, 1024), kGemmThinBucket);
+    EXPECT_EQ(gemm_bucket(1, 4000, 4000), kGemmThinBucket);
+    EXPECT_EQ(gemm_bucket(65, 1024, 1024), 6);   // cube root 408
+    EXPECT_EQ(gemm_bucket(16, 1023, 1024), 5);   // B below the thin panel: cube root 256
 }
 
 // ---------------------------------------------------------------- Registry search rules
