@@ -6,19 +6,19 @@
 // activation (reservoir.cpp), which inline these into their per-ISA loops.
 //
 // Grades (bounds in docs/dev/elementwise.md, measured errors in docs/results.md):
-//   Grade::high — double results within 1-2 ulp (MKL VM "HA"): exp by a degree-13 polynomial,
+//   Grade::high — double results within 1-2 ulp (MKL VM "HA"): exp by a degree-11 minimax fit,
 //                 tanh below 0.75 by an odd minimax polynomial (no cancellation), above by
 //                 1 − 2/(e^{2|x|}+1); sigmoid as e/(1+e) with one division.
 //   Grade::low  — exp degree 12; tanh by a 7-term Taylor series below 0.125, 1 − 2/(e+1) above
 //                 (≈ 1e-14 relative just above 0.125, where the subtraction cancels).
 //   Grade::ep   — exp degree 8, same tanh structure (≈ 2e-9 relative, MKL "EP").
-//   Grade::f32  — for results rounded to float once: the ep formulas (≪ 2^-24 relative before
-//                 the rounding, so ≤ 1 float ulp).
+//   Grade::f32  — for results rounded to float once: exp and sigmoid as ep; tanh as
+//                 1 − 2/(e^{2a}+1) on the whole range (a < 2^-20: a). All ≪ 2^-24 relative
+//                 before the rounding, so ≤ 1 float ulp.
 //   Grade::f32ep — float "ep" of vexp / vtanh: exp degree 5 (2.4e-6 relative), tanh series 4
 //                 terms; ≈ 2e-5 relative after tanh's cancellation above 0.125.
-// low / ep / f32 are, operation for operation, the formulas the reservoir kernel used before
-// this header existed — which the JIT's generated reservoir source (src/jit/reservoir_codegen)
-// reproduces bit for bit; only Grade::high is new (it replaced per-element libm calls).
+// The JIT's reservoir step calls the AOT activation through its ABI (src/jit/reservoir_codegen),
+// so compiled and AOT steps give the same bits at every grade.
 // `Fma` = the caller's ISA has FMA (the AVX-512 clones): a·b + c fused explicitly. GCC contracts
 // a·b + c into FMA by itself in C++ when the target has it (-ffp-contract=fast is the C++
 // default), so the explicit form only makes the intent visible; the baseline (SSE2) has no FMA.
