@@ -132,8 +132,43 @@ Suite suite_per_isa(const BenchOptions& options, int threads, const Context& ctx
     return all;
 }
 
+// The best peer of each block (same op and parameters, threads included): its time and
+// implementation name. Peer rows carry "peer" (the script that made them).
+std::map<std::string, std::pair<double, std::string>> best_peers(const std::vector<nlohmann::json>& rows) {
+    std::map<std::string, std::pair<double, std::string>> best;
+    for (const auto& r : rows) {
+        if (!r.contains("peer") || r.value("error_occurred", false)) continue;
+        const auto [key, impl] = split_name(r.value("run_name", r.value("name", "")));
+        const double s = to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
+        if (s > 0 && (!best.count(key) || s < best[key].first)) best[key] = {s, impl};
+    }
+    return best;
+}
+
+// Adds to each of our representative rows (median aggregate, or the single iteration row)
+// "vs_best_peer" = best peer's time / ours and "best_peer" = its implementation, when its block
+// has a peer: the speed-up the docs quote, computed here rather than by hand.
+void annotate_peer_ratios(nlohmann::json& rows) {
+    const auto rep = representative_rows(rows);
+    const auto best = best_peers(rep);
+    std::set<std::string> rep_runs;
+    for (const auto& r : rep) rep_runs.insert(r.value("run_name", r.value("name", "")));
+    for (auto& r : rows) {
+        const std::string run = r.value("run_name", r.value("name", ""));
+        const bool median = r.value("run_type", "") == "aggregate" && r.value("aggregate_name", "") == "median";
+        const bool single = r.value("run_type", "iteration") == "iteration" && r.value("repetitions", 1) <= 1;
+        if (r.contains("peer") || r.value("error_occurred", false) || !(median || single) || !rep_runs.count(run)) continue;
+        auto it = best.find(split_name(run).first);
+        const double s = to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
+        if (it == best.end() || s <= 0) continue;
+        r["vs_best_peer"] = it->second.first / s;
+        r["best_peer"] = it->second.second;
+    }
+}
+
 // One block per (op, params), the implementations of each block together (peers included),
-// with each row's speed as a percentage of the block's fastest.
+// with each row's speed as a percentage of the block's fastest, and for our rows the speed-up
+// over the block's best peer.
 void print_table(const std::vector<nlohmann::json>& rows) {
     auto run_of = [](const nlohmann::json& r) { return r.value("run_name", r.value("name", "")); };
     std::map<std::string, double> best;
@@ -164,6 +199,9 @@ void print_table(const std::vector<nlohmann::json>& rows) {
             std::string note = r->value("label", "");
             for (const char* counter : {"speedup", "makespan_vs_optimal", "busy_threads", "pool_start_ms", "dispatch_overhead_us"})
                 if (r->contains(counter)) note += fmt::format("{}{} {:.3f}", note.empty() ? "" : "; ", counter, (*r)[counter].get<double>());
+            if (r->contains("vs_best_peer"))
+                note += fmt::format("{}{:.2f}x best peer ({})", note.empty() ? "" : "; ", (*r)["vs_best_peer"].get<double>(),
+                                    r->value("best_peer", ""));
             std::cout << fmt::format("{:<{}}  {:>11}  {:>9}  {:>7.0f}%  {}\n", name, w, format_time(s), gf,
                                      100.0 * best[keys[b]] / s, note);
         }
@@ -321,10 +359,13 @@ int run_bench(const BenchOptions& options) {
                 continue;
             }
             for (auto& r : pj["benchmarks"])
-                if (options.filter.empty() || std::regex_search(r.value("name", ""), std::regex(options.filter)))
+                if (options.filter.empty() || std::regex_search(r.value("name", ""), std::regex(options.filter))) {
+                    r["peer"] = p.script;
                     doc["benchmarks"].push_back(r);
+                }
         }
     }
+    annotate_peer_ratios(doc["benchmarks"]);
     doc["context"]["neuroperf_version"] = version();
     doc["context"]["suite"] = options.suite;
     doc["context"]["quick"] = options.quick;

@@ -1,7 +1,6 @@
 // The benchmark suites: which rows each runs, and the peers that run beside them.
 #include <memory>
 #include <mutex>
-#include <random>
 
 #include <fmt/format.h>
 
@@ -9,6 +8,7 @@
 #include "suites.hpp"
 #include "neuroperf/array.hpp"
 #include "neuroperf/error.hpp"
+#include "neuroperf/hash_random.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 
 namespace neuroperf::cli {
@@ -28,10 +28,11 @@ std::shared_ptr<GemmInputs<T>> gemm_inputs(index_t n) {
     if (last.first == n) return last.second;
     last = {n, nullptr};  // free the previous size before allocating the next
     auto in = std::make_shared<GemmInputs<T>>(GemmInputs<T>{Array<T>({n, n}), Array<T>({n, n}), Array<T>({n, n})});
-    std::mt19937_64 rng(42);
-    std::normal_distribution<double> dist;
-    for (index_t i = 0; i < n * n; ++i) in->a.data()[i] = static_cast<T>(dist(rng));
-    for (index_t i = 0; i < n * n; ++i) in->b.data()[i] = static_cast<T>(dist(rng));
+    // As bench/peers/numpy_gemm.py: a[i] = 2·unit(h(1, i)) − 1, b[i] = 2·unit(h(2, i)) − 1 (row-major),
+    // h(stream, i) = splitmix64(42 ^ (stream << 48) ^ i), unit = (h >> 11)·2⁻⁵³, rounded to T.
+    auto h = [](std::uint64_t stream, index_t i) { return splitmix64(42 ^ (stream << 48) ^ static_cast<std::uint64_t>(i)); };
+    for (index_t i = 0; i < n * n; ++i) in->a.data()[i] = static_cast<T>(hash_to_symmetric(h(1, i)));
+    for (index_t i = 0; i < n * n; ++i) in->b.data()[i] = static_cast<T>(hash_to_symmetric(h(2, i)));
     last = {n, in};
     return in;
 }

@@ -4,14 +4,17 @@
 //   gemm  — the same product as a dense GEMM through matrix_multiply_into (the sgemm baseline),
 //   event — optimize_batch_processing with NEUROPERF_BATCH_PATH=event,
 // and with --peers numpy (B×N @ N×M float32) and scipy_csr (CSR spikes @ dense W).
+// Inputs (bench/peers/numpy_batch.py computes the same values), h(stream, i) =
+// splitmix64(42 ^ (stream << 48) ^ i), unit = (h >> 11)·2⁻⁵³: W[i] = 2·unit(h(1, i)) − 1
+// (row-major, float32), spikes[i] = unit(h(2, i)) < p.
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <random>
 
 #include <fmt/format.h>
 
 #include "neuroperf/array.hpp"
+#include "neuroperf/hash_random.hpp"
 #include "neuroperf/mkl_optimizer.hpp"
 #include "suites.hpp"
 
@@ -32,11 +35,9 @@ std::shared_ptr<BatchInputs> batch_inputs(index_t B, index_t N, index_t M, doubl
     if (k == key && last) return last;
     last.reset();
     auto in = std::make_shared<BatchInputs>(BatchInputs{Array<float>({B, N}), Array<float>({N, M}), Array<float>({B, M})});
-    std::mt19937_64 rng(42);
-    std::normal_distribution<double> normal;
-    for (index_t i = 0; i < in->w.size(); ++i) in->w.data()[i] = static_cast<float>(normal(rng));
-    std::bernoulli_distribution on(p);
-    for (index_t i = 0; i < in->spikes.size(); ++i) in->spikes.data()[i] = on(rng) ? 1.f : 0.f;
+    auto h = [](std::uint64_t stream, index_t i) { return splitmix64(42 ^ (stream << 48) ^ static_cast<std::uint64_t>(i)); };
+    for (index_t i = 0; i < in->w.size(); ++i) in->w.data()[i] = static_cast<float>(hash_to_symmetric(h(1, i)));
+    for (index_t i = 0; i < in->spikes.size(); ++i) in->spikes.data()[i] = hash_to_unit(h(2, i)) < p ? 1.f : 0.f;
     key = k;
     last = in;
     return in;

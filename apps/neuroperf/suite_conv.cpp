@@ -120,10 +120,13 @@ Suite make_conv_suite(bool quick, int threads, const Context& ctx) {
     for (int t : tl) {
         add_rows<float>(s, ctx, channels, steps, p, t, quick);
         add_rows<double>(s, ctx, channels, steps, p, t, quick);
-        s.peers.push_back({"scipy_conv.py",
-                           {"--sizes", std::to_string(steps), "--channels", std::to_string(channels), "--p",
-                            fmt::format("{}", p), "--dtypes", "float32,float64", "--threads", std::to_string(t),
-                            "--min-time", fmt::format("{}", s.min_time), "--seed", std::to_string(kSeed)}});
+        // The serial peers (np.convolve, lfilter) report threads=1 whatever they are given: on
+        // the second thread count only the threaded one (fftconvolve with scipy.fft workers) runs.
+        std::vector<std::string> args{"--sizes", std::to_string(steps), "--channels", std::to_string(channels), "--p",
+                                      fmt::format("{}", p), "--dtypes", "float32,float64", "--threads", std::to_string(t),
+                                      "--min-time", fmt::format("{}", s.min_time), "--seed", std::to_string(kSeed)};
+        if (t != tl.front()) args.insert(args.end(), {"--impls", "scipy_fftconvolve"});
+        s.peers.push_back({"scipy_conv.py", std::move(args)});
     }
     return s;
 }

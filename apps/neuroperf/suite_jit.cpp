@@ -3,17 +3,27 @@
 // @njit(cache=True) versions on bit-identical inputs (bench/peers/numba_lif.py: spike
 // processing; numba_conv.py: convolution/numba[_fastmath]; numba_reservoir.py: reservoir/numba).
 //
-// Rows:
-//   compile/spike_processing/cold        a new kernel (new source, new key) compiled and loaded
-//   compile/<spike_processing_coba|convolution|reservoir_update>/cold   the same for the others
-//   load/spike_processing/warm_disk      a new context loading it from the cache (dlopen'd anew)
-//   load/spike_processing/warm_memory    the same context asking again
+// Rows (op/impl/params: a block compares only rows of the same work):
+//   compile/jit/kernel=<spike_processing_cuba|spike_processing_coba|convolution_f32|reservoir_f64>
+//                                        a new kernel (new source, new key) compiled and loaded;
+//                                        Numba's rows compile/numba/kernel=... compile the same
+//                                        kernels (its dispatcher, a new one per call)
+//   load/jit/kernel=spike_processing_cuba/from=disk     a new context loading it from the cache
+//                                        (dlopen'd anew); Numba: a new process loading its cache
+//   load/jit/kernel=spike_processing_cuba/from=memory   the same context asking again (registry
+//                                        lookup; Numba has no counterpart)
+//   call/jit/N=10/model=cuba/steps=1/from=cpp   calling a compiled, warm kernel for one step of
+//                                        a 10-neuron network from C++: the per-call overhead.
+//                                        Numba's row (from=python) includes the interpreter's
+//                                        call, so the two are separate blocks, not compared
 //   spike_processing/<jit|aot>/N=<n>/model=<cuba|coba>/dtype=float32: one timed call runs kSteps
 //   steps of the fused kernel (update + propagation) on the Brian2 CUBA/COBA benchmark network.
 //   reservoir/<jit|aot>/N=<n>/D=10/dtype=<float32|float64>: one fused ESN step (dense W, tanh,
 //   leak 0.3, bias); aot = the kernel behind MKLOptimizer::reservoir_update_inplace.
-//   matmul/<jit|aot>/n=<n>/dtype=float64: C = A·B, n × n; jit = libxsmm's JIT kernel for the
-//   shape, aot = MKLOptimizer::matrix_multiply_into (1 thread).
+//   matmul/<jit|aot|facade>/n=<n>/dtype=float64: C = A·B into a preallocated C, n × n; jit =
+//   libxsmm's JIT kernel for the shape, aot = the same MatmulKernel call with the JIT disabled
+//   (the context's GEMM for the shape, no checks either), facade =
+//   MKLOptimizer::matrix_multiply_into (1 thread: its checks, then the same GEMM choice).
 //   convolution/<jit|jit_fastmath|aot>/n=100000/k=<taps>/mode=valid/dtype=float32: one FIR call
 //   (x from unit(h(5, i)), taps exp(−0.2·i)); aot = MKLOptimizer's direct kernel.
 //
@@ -78,7 +88,7 @@ struct Network {
     // State (reset before each timed call so every call simulates the same 100 steps).
     std::vector<float> v, ge, gi, ring_e, ring_i;
     std::vector<std::int32_t> rf, spikes;
-    std::int64_t step = 0;
+    std::int64_t step_index = 0;
 
     Network(index_t n, SynapseModel model) : spec(benchmark_spec(n, model)) {
         index_t k = std::max<index_t>(1, std::llround(0.02 * static_cast<double>(n))), stride = n / k;
@@ -108,20 +118,30 @@ struct Network {
         ring_i.assign(n, 0.f);
         rf.assign(n, 0);
         spikes.assign(n, 0);
-        step = 0;
+        step_index = 0;
+    }
+    SpikeStepArgs<float> args() {
+        return SpikeStepArgs<float>{v.data(), ge.data(), gi.data(), rf.data(), ring_e.data(), ring_i.data(), spikes.data(), 0,
+                                    rp.data(), col.data(), w.data(), nullptr, ring_e.data(), ring_i.data(), 0,
+                                    spec.num_neurons, 0};
     }
     template <class K>
     std::int64_t run(const K& kernel) {
         reset();
-        SpikeStepArgs<float> a{v.data(), ge.data(), gi.data(), rf.data(), ring_e.data(), ring_i.data(), spikes.data(), 0,
-                               rp.data(), col.data(), w.data(), nullptr, ring_e.data(), ring_i.data(), 0,
-                               spec.num_neurons, 0};
+        auto a = args();
         std::int64_t total = 0;
         for (int t = 0; t < kSteps; ++t, ++a.step) {
             kernel(a);
             total += a.num_spikes;
         }
         return total;
+    }
+    // One step more from the current state (no reset).
+    template <class K>
+    void step(const K& kernel) {
+        auto a = args();
+        a.step = step_index++;
+        kernel(a);
     }
 };
 
@@ -184,7 +204,7 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
         return make_context(o);
     };
 
-    s.cases.push_back({"compile/spike_processing/cold", 0, "a new kernel per call, clang/g++ -O3 for the kernels' variant", [own_context, base] {
+    s.cases.push_back({"compile/jit/kernel=spike_processing_cuba", 0, "a new kernel per call, clang/g++ -O3 for the kernels' variant", [own_context, base] {
                            auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
                            jit->compiler_description();  // find the compiler outside the timing
                            return std::function<void()>([jit, base] {
@@ -195,7 +215,7 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                            });
                        }});
     // The other kernels' cold compiles (each call a new size, hence a new source and key).
-    s.cases.push_back({"compile/spike_processing_coba/cold", 0, "COBA LIF, N = 4000 + call", [own_context, base] {
+    s.cases.push_back({"compile/jit/kernel=spike_processing_coba", 0, "COBA LIF, N = 4000 + call", [own_context, base] {
                            auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
                            jit->compiler_description();
                            return std::function<void()>([jit, base] {
@@ -203,7 +223,7 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                if (!jit->compile_spike_processing_kernel<float>(spec).is_compiled()) throw BackendError("jit: not compiled");
                            });
                        }});
-    s.cases.push_back({"compile/convolution/cold", 0, "16 taps, n = 100000 + call, float32", [own_context, base] {
+    s.cases.push_back({"compile/jit/kernel=convolution_f32", 0, "16 taps, n = 100000 + call, float32", [own_context, base] {
                            auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
                            jit->compiler_description();
                            return std::function<void()>([jit, base] {
@@ -213,7 +233,7 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                    throw BackendError("jit: not compiled");
                            });
                        }});
-    s.cases.push_back({"compile/reservoir_update/cold", 0, "dense, D = 10, tanh, N = 500 + call, float64; -O1 -fno-unroll-loops", [own_context, base] {
+    s.cases.push_back({"compile/jit/kernel=reservoir_f64", 0, "dense, D = 10, tanh, N = 500 + call, float64; -O1 -fno-unroll-loops", [own_context, base] {
                            auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
                            jit->compiler_description();
                            return std::function<void()>([jit, base] {
@@ -225,7 +245,7 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                if (!jit->compile_reservoir_update_kernel<double>(spec).is_compiled()) throw BackendError("jit: not compiled");
                            });
                        }});
-    s.cases.push_back({"load/spike_processing/warm_disk", 0, "new context: checked load + dlopen", [own_context] {
+    s.cases.push_back({"load/jit/kernel=spike_processing_cuba/from=disk", 0, "new context: checked load + dlopen", [own_context] {
                            LifSpec spec = benchmark_spec(4000, SynapseModel::current);
                            {
                                JITCompiler warm(JITConfig{}, own_context());
@@ -240,11 +260,20 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                if (!k.is_compiled()) throw BackendError("jit: not loaded");
                            });
                        }});
-    s.cases.push_back({"load/spike_processing/warm_memory", 0, "same context: registry lookup", [own_context] {
+    s.cases.push_back({"load/jit/kernel=spike_processing_cuba/from=memory", 0, "same context: registry lookup", [own_context] {
                            auto jit = std::make_shared<JITCompiler>(JITConfig{}, own_context());
                            LifSpec spec = benchmark_spec(4000, SynapseModel::current);
                            (void)jit->compile_spike_processing_kernel<float>(spec);
                            return std::function<void()>([jit, spec] { (void)jit->compile_spike_processing_kernel<float>(spec); });
+                       }});
+
+    // The per-call overhead of a compiled, warm kernel: one step of a 10-neuron network, from C++
+    // (Numba's row calls its dispatcher for the same step from Python: another block).
+    s.cases.push_back({"call/jit/N=10/model=cuba/steps=1/from=cpp", 0, "compiled kernel, one step of 10 neurons", [ctx] {
+                           auto net = std::make_shared<Network>(10, SynapseModel::current);
+                           auto k = JITCompiler(JITConfig{}, ctx).compile_spike_processing_kernel<float>(net->spec);
+                           if (!k.is_compiled()) throw BackendError("jit: not compiled: " + k.fallback_reason());
+                           return std::function<void()>([net, k] { net->step(k); });
                        }});
 
     std::vector<index_t> sizes = quick ? std::vector<index_t>{4000} : std::vector<index_t>{1000, 4000, 16000};
@@ -304,14 +333,17 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                    }});
             }
 
-    // Small GEMM C = A·B (n × n, float64): libxsmm's JIT kernel for the shape vs MKLOptimizer's
-    // GEMM (matrix_multiply_into: its checks, then the context's backend choice).
+    // Small GEMM C = A·B (n × n, float64) into a preallocated C: libxsmm's JIT kernel for the
+    // shape and the same MatmulKernel with the JIT disabled (the context's GEMM), both unchecked
+    // raw calls; and MKLOptimizer::matrix_multiply_into (its checks, then the same GEMM choice).
     std::vector<index_t> mm_sizes = quick ? std::vector<index_t>{8} : std::vector<index_t>{2, 4, 8, 16, 32, 64};
     for (index_t n : mm_sizes)
-        for (bool use_jit : {true, false}) {
+        for (const char* impl : {"jit", "aot", "facade"}) {
             double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
-            s.cases.push_back({fmt::format("matmul/{}/n={}/dtype=float64", use_jit ? "jit" : "aot", n), flops, "",
-                               [ctx, n, use_jit]() -> std::function<void()> {
+            std::string which = impl;
+            s.cases.push_back({fmt::format("matmul/{}/n={}/dtype=float64", impl, n), flops,
+                               which == "facade" ? "matrix_multiply_into, checked" : "raw pointers, unchecked",
+                               [ctx, n, which]() -> std::function<void()> {
                                    auto a = std::make_shared<Array<double>>(Array<double>({n, n}));
                                    auto b = std::make_shared<Array<double>>(Array<double>({n, n}));
                                    auto c = std::make_shared<Array<double>>(Array<double>({n, n}));
@@ -319,9 +351,12 @@ Suite make_jit_suite(bool quick, int /*threads*/, const Context& ctx) {
                                        a->data()[i] = unit(11, static_cast<std::uint64_t>(i)) - 0.5;
                                        b->data()[i] = unit(12, static_cast<std::uint64_t>(i)) - 0.5;
                                    }
-                                   if (use_jit) {
-                                       auto k = JITCompiler(JITConfig{}, ctx).compile_matrix_multiply_kernel<double>(n, n, n);
-                                       if (!k.is_compiled()) throw BackendError("jit: not compiled: " + k.fallback_reason());
+                                   if (which != "facade") {
+                                       JITConfig cfg;
+                                       cfg.enable_jit = which == "jit";
+                                       auto k = JITCompiler(cfg, ctx).compile_matrix_multiply_kernel<double>(n, n, n);
+                                       if (cfg.enable_jit && !k.is_compiled())
+                                           throw BackendError("jit: not compiled: " + k.fallback_reason());
                                        return [a, b, c, k] { k(a->data(), b->data(), c->data()); };
                                    }
                                    MKLConfig cfg;

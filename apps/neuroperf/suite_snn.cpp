@@ -4,12 +4,13 @@
 //
 // Rows (one timed call = one run() of the given simulated duration, network built and the
 // kernel compiled beforehand; the network keeps running from call to call, stationary):
-//   cuba/auto/neurons=4000/duration=<1s|10s>/threads=<1|T>
-//   cuba/auto/neurons=40000/duration=1s/threads=<1|T>        p = 0.002 (80 synapses per neuron)
+//   cuba/auto/neurons=4000/duration=<1s|10s>/dtype=float32/threads=<1|T>   (state in float32;
+//                                      Brian2's rows at float64, its default, and float32)
+//   cuba/auto/neurons=40000/duration=1s/dtype=float32/threads=<1|T>   p = 0.002 (80 synapses per neuron)
 //   model_change/auto/neurons=4000     new network: build + cold JIT compile (cache off) + first step
-//   cuba_synvar/auto/neurons=4000/duration=1s/threads=<1|T>  the same network with per-synapse
+//   cuba_synvar/auto/neurons=4000/duration=1s/dtype=float32/threads=<1|T>  the same network with per-synapse
 //                                      weights (normal, sd = 20% of the mean) and delays (1..20 steps)
-// The quick suite (`--suite quick`) has one short row: cuba/auto/neurons=4000/duration=0.2s/threads=1.
+// The quick suite (`--suite quick`) has one short row: cuba/auto/neurons=4000/duration=0.2s/dtype=float32/threads=1.
 // Counters: events_per_second (synaptic events / loop time), rate_hz, cv_isi.
 #include <memory>
 
@@ -55,7 +56,7 @@ void add_cuba(Network& net, index_t n, double p, bool synvar) {
 BenchCase cuba_case(const Context& ctx, index_t n, double p, double duration_ms, int threads, bool synvar = false) {
     auto last = std::make_shared<Last>();
     BenchCase c;
-    c.name = fmt::format("{}/auto/neurons={}/duration={}s/threads={}", synvar ? "cuba_synvar" : "cuba", n,
+    c.name = fmt::format("{}/auto/neurons={}/duration={}s/dtype=float32/threads={}", synvar ? "cuba_synvar" : "cuba", n,
                          duration_ms / 1e3, threads);
     c.make = [=] {
         NetworkOptions o;
@@ -102,7 +103,8 @@ Suite make_snn_suite(bool quick, int threads, const Context& ctx) {
         });
     };
     s.cases.push_back(mc);
-    std::vector<std::string> args{"--sizes", "4000,40000", "--threads", fmt::format("{}", threads), "--durations", quick ? "1" : "1,10"};
+    std::vector<std::string> args{"--sizes", "4000,40000", "--threads", fmt::format("{}", threads), "--durations", quick ? "1" : "1,10",
+                                  "--repetitions", fmt::format("{}", s.repetitions)};
     if (quick) args.push_back("--quick");
     s.peers.push_back({"brian2_cuba.py", args});
     return s;

@@ -111,7 +111,7 @@ def main() -> int:
         brian.append(run_brian2(b2, brian2_cuba.build, n, p, args.duration, s, args.brian2_target))
         print(f"brian2 seed {s}: rate {brian[-1]['rate_hz']:.3f} Hz, CV {brian[-1]['cv_isi']:.4f}", file=sys.stderr)
 
-    report = {"neurons": n, "probability": p, "duration_s": args.duration, "seeds": seeds,
+    report = {"command": "bench/peers/brian2_cuba_stats.py " + " ".join(sys.argv[1:]), "neurons": n, "probability": p, "duration_s": args.duration, "seeds": seeds,
               "brian2_version": b2.__version__, "brian2_target": args.brian2_target,
               "neuroperf": ours, "brian2": brian, "summary": {}}
     print(f"CUBA {n} neurons, p = {p:g}, {args.duration:g} s, seeds {seeds[0]}..{seeds[-1]} "

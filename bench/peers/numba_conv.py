@@ -11,7 +11,7 @@ strict (``@njit``) and ``@njit(fastmath=True)`` (reassociation allowed, as neuro
 
     convolution/numba/n=<n>/k=<k>/mode=valid/dtype=float32           strict
     convolution/numba_fastmath/n=<n>/k=<k>/mode=valid/dtype=float32  fastmath=True
-    compile/convolution_numba/cold                                   compiling the strict loop
+    compile/numba/kernel=convolution_f32                             compiling the strict loop
 
 Inputs (apps/neuroperf/suite_jit.cpp computes the same): x[i] = unit(h(5, i)) and
 h[i] = exp(-0.2 i), both computed in float64 and rounded to float32, where
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             strict.compile(sig)
             times.append(time.perf_counter() - t0)
-        rows.append(peerlib.make_row("compile/convolution_numba/cold", _fixed(times), label=label))
+        rows.append(peerlib.make_row("compile/numba/kernel=convolution_f32", _fixed(times), label=label))
 
         strict, fast = define_kernels(numba.njit, True)
         n = args.signal

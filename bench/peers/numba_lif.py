@@ -10,10 +10,15 @@ the constants computed in float64 and rounded, exactly as neuroperf does. Rows (
 JSON on stdout):
 
     spike_processing/numba/N=<n>/model=<cuba|coba>/dtype=float32   one call = --steps steps
-    compile/spike_processing_numba/cold      compiling the step function (new dispatcher)
-    load/spike_processing_numba/warm_disk    a new process loading it from Numba's cache
-                                             (numba already imported; import time in label)
-    load/spike_processing_numba/warm_memory  dispatcher call overhead, compiled and warm
+    spike_processing/numba_vec/...       the step written to vectorise (selects, no spike list
+                                         in the update loop; the same spikes, checked)
+    spike_processing/numba_fastmath/...  the same with fastmath=True
+    compile/numba/kernel=spike_processing_cuba   compiling the step function (a new dispatcher;
+                                                 one function serves both models)
+    load/numba/kernel=spike_processing_cuba/from=disk   a new process loading it from Numba's
+                                                 cache (numba already imported; import time in label)
+    call/numba/N=10/model=cuba/steps=1/from=python   the dispatcher called for one step of a 10-neuron
+                                                 network, compiled and warm (per-call overhead)
 
 Network (apps/neuroperf/suite_jit.cpp documents the same recipe):
     h(stream, i) = splitmix64(seed ^ (stream << 48) ^ i),  unit = (h >> 11) * 2**-53
@@ -136,12 +141,64 @@ def _run(cuba, v, ge, gi, rf, ring_e, ring_i, spikes, rp, col, w, n_exc, steps,
     return total
 
 
+def _run_vec(cuba, v, ge, gi, rf, ring_e, ring_i, spikes, rp, col, w, n_exc, steps,
+             v_inf, p_vv, p_ve, p_vi, p_ee, p_ii, a, e_exc, e_inh, vt, vr, ref):
+    """The same step written so that LLVM can vectorise the neuron update: no branch and no
+    spike list inside the update loop (selects, a 0/1 flag per neuron in ``spikes``), then a
+    compaction pass and the same propagation. The same operations per neuron as ``_run``."""
+    n = v.shape[0]
+    total = 0
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    for _t in range(steps):
+        for i in range(n):
+            gei = ge[i] + ring_e[i]
+            ring_e[i] = zero
+            gii = gi[i] + ring_i[i]
+            ring_i[i] = zero
+            r = rf[i]
+            vi = v[i]
+            if cuba:
+                vn = v_inf + (vi - v_inf) * p_vv + gei * p_ve + gii * p_vi
+            else:
+                gt = one + gei + gii
+                vinf = (v_inf + gei * e_exc + gii * e_inh) / gt
+                vn = vinf + (vi - vinf) * math.exp(a * gt)
+            fire = (r <= 0) and (vn >= vt)
+            v[i] = vr if fire else (vi if r > 0 else vn)
+            rf[i] = ref if fire else max(r - 1, 0)
+            spikes[i] = 1 if fire else 0
+            ge[i] = gei * p_ee
+            gi[i] = gii * p_ii
+        k = 0
+        for i in range(n):
+            if spikes[i]:
+                spikes[k] = i
+                k += 1
+        for q in range(k):
+            j = spikes[q]
+            buf = ring_e if j < n_exc else ring_i
+            for s in range(rp[j], rp[j + 1]):
+                buf[col[s]] += w[s]
+        total += k
+    return total
+
+
 def define_kernels(njit, cache: bool):
     """The step function (a module-level function: Numba caches only those), via njit(cache=cache)."""
     global np
     import numpy
     np = numpy
     return njit(cache=cache)(_run)
+
+
+def define_best_kernels(njit, cache: bool):
+    """The forms a Numba user at their best writes: the vectorisable step, strict and with
+    fastmath=True (reassociation and FMA contraction allowed)."""
+    global np
+    import numpy
+    np = numpy
+    return {"numba_vec": njit(cache=cache)(_run_vec), "numba_fastmath": njit(cache=cache, fastmath=True)(_run_vec)}
 
 
 def _load_child() -> int:
@@ -185,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             f.compile(_signature(numba))
             times.append(time.perf_counter() - t0)
-        rows.append(_fixed_row("compile/spike_processing_numba/cold", times, label))
+        rows.append(_fixed_row("compile/numba/kernel=spike_processing_cuba", times, label))
         # Warm disk: fill the cache, then time new processes loading it.
         env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
         cmd = [sys.executable, os.path.abspath(__file__), "--sizes", "1", "--load-child"]
@@ -197,47 +254,57 @@ def main(argv: list[str] | None = None) -> int:
                 if i > 0:  # the first run fills the cache
                     loads.append(load)
                     imports.append(imp)
-            rows.append(_fixed_row("load/spike_processing_numba/warm_disk", loads,
+            rows.append(_fixed_row("load/numba/kernel=spike_processing_cuba/from=disk", loads,
                                    f"{label}; import numba+numpy {sorted(imports)[len(imports) // 2] * 1e3:.0f} ms not included"))
         except Exception as exc:  # noqa: BLE001
-            rows.append(peerlib.failed_case("load/spike_processing_numba/warm_disk", exc))
+            rows.append(peerlib.failed_case("load/numba/kernel=spike_processing_cuba/from=disk", exc))
 
         f = define_kernels(numba.njit, True)
+        forms = {"numba": f, **define_best_kernels(numba.njit, True)}
         for model in args.models:
             c = constants(np, model)
             for n in args.sizes:
-                name = peerlib.bench_name("spike_processing", "numba", N=n, model=model, dtype="float32")
-                try:
-                    rp, col, w, v0, n_exc = network(np, n, model, args.seed)
-                    st = {}
+                strict_spikes = None
+                for impl, g in forms.items():
+                    name = peerlib.bench_name("spike_processing", impl, N=n, model=model, dtype="float32")
+                    try:
+                        rp, col, w, v0, n_exc = network(np, n, model, args.seed)
+                        st = {}
 
-                    def run():
-                        v = v0.copy()
-                        ge = np.full(n, 4.0 if model == "coba" else 0.0, np.float32)
-                        gi = np.full(n, 5.0 if model == "coba" else 0.0, np.float32)
-                        re = np.zeros(n, np.float32)
-                        ri = np.zeros(n, np.float32)
-                        rf = np.zeros(n, np.int32)
-                        sp = np.zeros(n, np.int32)
-                        st["spikes"] = f(model == "cuba", v, ge, gi, rf, re, ri, sp, rp, col, w, n_exc, args.steps,
-                                         c["v_inf"], c["p_vv"], c["p_ve"], c["p_vi"], c["p_ee"], c["p_ii"], c["a"],
-                                         c["e_exc"], c["e_inh"], c["vt"], c["vr"], c["ref"])
+                        def run(g=g):
+                            v = v0.copy()
+                            ge = np.full(n, 4.0 if model == "coba" else 0.0, np.float32)
+                            gi = np.full(n, 5.0 if model == "coba" else 0.0, np.float32)
+                            re = np.zeros(n, np.float32)
+                            ri = np.zeros(n, np.float32)
+                            rf = np.zeros(n, np.int32)
+                            sp = np.zeros(n, np.int32)
+                            st["spikes"] = g(model == "cuba", v, ge, gi, rf, re, ri, sp, rp, col, w, n_exc, args.steps,
+                                             c["v_inf"], c["p_vv"], c["p_ve"], c["p_vi"], c["p_ee"], c["p_ii"], c["a"],
+                                             c["e_exc"], c["e_inh"], c["vt"], c["vr"], c["ref"])
 
-                    timing = peerlib.time_batched(run, min_time=args.min_time)
-                except Exception as exc:  # noqa: BLE001
-                    rows.append(peerlib.failed_case(name, exc))
-                    continue
-                rows.append(peerlib.make_row(name, timing, label=f"{label}, {args.steps} steps/call, {st['spikes']} spikes"))
-                peerlib.log(f"{name}: {timing.real_time * 1e3:.3f} ms/call")
-        # Warm memory: the dispatcher's call overhead on a tiny network.
+                        run()
+                        if impl == "numba":
+                            strict_spikes = st["spikes"]
+                        elif impl == "numba_vec" and st["spikes"] != strict_spikes:
+                            # the same operations per neuron: the same spikes
+                            raise RuntimeError(f"vectorisable form: {st['spikes']} spikes, strict loop {strict_spikes}")
+                        timing = peerlib.time_batched(run, min_time=args.min_time)
+                    except Exception as exc:  # noqa: BLE001
+                        rows.append(peerlib.failed_case(name, exc))
+                        continue
+                    extra = {"numba": "", "numba_vec": ", vectorisable form", "numba_fastmath": ", vectorisable form, fastmath=True"}[impl]
+                    rows.append(peerlib.make_row(name, timing, label=f"{label}{extra}, {args.steps} steps/call, {st['spikes']} spikes"))
+                    peerlib.log(f"{name}: {timing.real_time * 1e3:.3f} ms/call")
+        # The dispatcher's per-call overhead: one step of a tiny network (ours: call/jit/...).
         rp, col, w, v0, n_exc = network(np, 10, "cuba", args.seed)
         c = constants(np, "cuba")
         arrs = [v0.copy(), np.zeros(10, np.float32), np.zeros(10, np.float32), np.zeros(10, np.int32),
                 np.zeros(10, np.float32), np.zeros(10, np.float32), np.zeros(10, np.int32)]
-        timing = peerlib.time_batched(lambda: f(True, *arrs, rp, col, w, n_exc, 0, c["v_inf"], c["p_vv"], c["p_ve"],
+        timing = peerlib.time_batched(lambda: f(True, *arrs, rp, col, w, n_exc, 1, c["v_inf"], c["p_vv"], c["p_ve"],
                                                 c["p_vi"], c["p_ee"], c["p_ii"], c["a"], c["e_exc"], c["e_inh"],
                                                 c["vt"], c["vr"], c["ref"]), min_time=min(args.min_time, 0.1))
-        rows.append(peerlib.make_row("load/spike_processing_numba/warm_memory", timing, label=f"{label}: call of 0 steps"))
+        rows.append(peerlib.make_row("call/numba/N=10/model=cuba/steps=1/from=python", timing, label=f"{label}: call of 1 step"))
         peerlib.emit(rows, out)
     return 0
 

@@ -6,10 +6,16 @@
 The same step as neuroperf's compiled reservoir kernel (``compile_reservoir_update_kernel``
 with dense W, D = 10, tanh, leak 0.3, bias): x' = 0.7 x + 0.3 tanh(W_in u + W x + b), written
 as the loops a Numba user writes (row dot products, then tanh and the leak), in the dtype of
-the row. One timed call = one step (state updated in place). Rows:
+the row. One timed call = one step (state updated in place). Three forms, as a Numba user at
+their best would try them:
 
-    reservoir/numba/N=<n>/D=10/dtype=<float32|float64>
-    compile/reservoir_numba/cold       compiling the float64 step
+    reservoir/numba/N=<n>/D=10/dtype=<d>           the loops, @njit (strict: the sums stay
+                                                   sequential, LLVM cannot vectorise them)
+    reservoir/numba_fastmath/N=<n>/D=10/dtype=<d>  the same loops, @njit(fastmath=True)
+                                                   (reassociation allowed: vectorised sums)
+    reservoir/numba_dot/N=<n>/D=10/dtype=<d>       np.dot(w, x) + np.dot(w_in, u) inside @njit
+                                                   (BLAS gemv through Numba)
+    compile/numba/kernel=reservoir_f64            compiling the float64 loop step
 
 Inputs (apps/neuroperf/suite_jit.cpp computes the same, in float64 then rounded to the dtype):
 W[i] = (2 unit(h(6, i)) - 1) / sqrt(N) (row-major), W_in[i] = 2 unit(h(7, i)) - 1,
@@ -49,14 +55,23 @@ def _step(x, w_in, w, u, b, z, leak):
         x[i] = keep * x[i] + leak * z[i]
 
 
+def _step_dot(x, w_in, w, u, b, z, leak):
+    z[:] = np.tanh(np.dot(w_in, u) + np.dot(w, x) + b)
+    keep = 1 - leak
+    for i in range(x.shape[0]):
+        x[i] = keep * x[i] + leak * z[i]
+
+
 np = None  # numpy, imported by main() after the thread environment is set
 
 
-def define_kernel(njit, cache: bool):
+def define_kernel(njit, cache: bool, form: str = "numba"):
     global np
     import numpy
     np = numpy
-    return njit(cache=cache)(_step)
+    if form == "numba_dot":
+        return njit(cache=cache)(_step_dot)
+    return njit(cache=cache, fastmath=form == "numba_fastmath")(_step)
 
 
 def inputs(np, n: int, dtype, seed: int):
@@ -88,13 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             f.compile(sig)
             times.append(time.perf_counter() - t0)
         s = sorted(times)
-        rows.append(peerlib.make_row("compile/reservoir_numba/cold",
+        rows.append(peerlib.make_row("compile/numba/kernel=reservoir_f64",
                                      peerlib.Timing(real_time=s[1], cpu_time=s[1], iterations=3, batches=3,
                                                     calls_per_batch=1, batch_real_times=times), label=label))
-        f = define_kernel(numba.njit, True)
+        forms = {form: define_kernel(numba.njit, True, form) for form in ("numba", "numba_fastmath", "numba_dot")}
         for n in args.sizes:
-            for dt in args.dtypes:
-                name = peerlib.bench_name("reservoir", "numba", N=n, D=D, dtype=dt)
+            for dt, (form, f) in ((dt, item) for dt in args.dtypes for item in forms.items()):
+                name = peerlib.bench_name("reservoir", form, N=n, D=D, dtype=dt)
                 try:
                     dtype = np.dtype(dt)
                     x, w_in, w, u, b = inputs(np, n, dtype, args.seed)
@@ -111,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(peerlib.failed_case(name, exc))
                     continue
                 flops = 2.0 * n * (n + D)
+                extra = {"numba": "", "numba_fastmath": ", fastmath=True", "numba_dot": ", np.dot"}[form]
                 rows.append(peerlib.make_row(name, timing, counters={"GFLOPS": flops / timing.real_time * 1e-9},
-                                             label=f"{label}, tanh, leak {LEAK}, bias"))
+                                             label=f"{label}{extra}, tanh, leak {LEAK}, bias"))
                 peerlib.log(f"{name}: {timing.real_time * 1e6:.1f} us/call")
         peerlib.emit(rows, out)
     return 0

@@ -17,9 +17,9 @@ named ``batch/<impl>/B=<b>/N=<n>/M=<n>/density=<p>/threads=<t>`` like neuroperf'
 (the dense flop count, as for neuroperf's rows). Diagnostics go to stderr. scipy missing: its
 rows are error rows, numpy's still run.
 
-Inputs: W standard normal from ``numpy.random.default_rng(seed)`` (drawn in float64, cast to
-float32), then spikes Bernoulli(p) from the same generator, per (n, B, p). neuroperf draws its
-inputs with its own generator: same distributions and sizes, not the same values.
+Inputs: the values of neuroperf's batch suite (apps/neuroperf/suite_batch.cpp), from the counter
+hash h(stream, i) = splitmix64(seed ^ (stream << 48) ^ i), unit = (h >> 11) * 2**-53:
+W[i] = 2 unit(h(1, i)) - 1 (row-major, rounded to float32), spikes[i] = unit(h(2, i)) < p.
 """
 
 from __future__ import annotations
@@ -108,9 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _inputs(np, n: int, b: int, p: float, seed: int):
-    rng = np.random.default_rng(seed)
-    w = rng.standard_normal((n, n)).astype(np.float32, order="C")
-    spikes = (rng.random((b, n)) < p).astype(np.float32, order="C")
+    w = (2.0 * peerlib.counter_unit(np, seed, 1, n * n) - 1.0).astype(np.float32).reshape(n, n)
+    spikes = (peerlib.counter_unit(np, seed, 2, b * n) < p).astype(np.float32).reshape(b, n)
     return spikes, w
 
 

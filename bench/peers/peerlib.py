@@ -171,6 +171,26 @@ def blas_description() -> str | None:
     return "; ".join(dict.fromkeys(descs)) or None
 
 
+# --------------------------------------------------------------------------- inputs
+
+
+def splitmix64(np, z):
+    """The splitmix64 finaliser on uint64 arrays (include/neuroperf/hash_random.hpp); wraps."""
+    with np.errstate(over="ignore"):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def counter_unit(np, seed: int, stream: int, n: int):
+    """unit(h(stream, i)) for i in [0, n), float64: h = splitmix64(seed ^ (stream << 48) ^ i),
+    unit = (h >> 11) * 2**-53 -- the counter hash the benchmark suites draw their inputs from."""
+    key = np.uint64(seed) ^ (np.uint64(stream) << np.uint64(48))
+    h = splitmix64(np, key ^ np.arange(n, dtype=np.uint64))
+    return (h >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+
+
 # --------------------------------------------------------------------------- timing
 
 
@@ -267,6 +287,14 @@ def make_row(name: str, timing: Timing, *, counters: dict[str, float] | None = N
     row.update(counters or {})
     row["batches"] = timing.batches
     row["calls_per_batch"] = timing.calls_per_batch
+    # The spread of the per-call times over the batches (the median is real_time): as the
+    # cv / min / max of neuroperf's repetitions.
+    times = timing.batch_real_times
+    if times:
+        mean = statistics.fmean(times)
+        row["real_time_min"] = min(times) * scale
+        row["real_time_max"] = max(times) * scale
+        row["cv"] = statistics.pstdev(times) / mean if mean > 0 else 0.0
     if label:
         row["label"] = label
     return row

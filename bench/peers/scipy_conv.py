@@ -8,13 +8,18 @@ Times what a numpy/scipy user writes to filter every channel of a (channels x st
 array, "same" mode, and prints ONE JSON object ``{"benchmarks": [rows...]}`` on stdout:
 
     np_convolve:        np.stack([np.convolve(row, h, "same") for row in x])
-    scipy_fftconvolve:  scipy.signal.fftconvolve(x, h[None, :], mode="same", axes=1)
+    scipy_fftconvolve:  scipy.signal.fftconvolve(x, h[None, :], mode="same", axes=1), inside
+                        ``scipy.fft.set_workers(threads)``: its FFTs use the threads
     scipy_lfilter:      scipy.signal.lfilter(b, a, x, axis=1)   (causal: the first `steps`
                         samples of "full"; exp: b=[1], a=[1, -e^(-1/20)], the untruncated
                         recursion; fir100: b=h, a=[1])
 
 Rows: ``conv/<impl>/channels=<c>/steps=<s>/kernel=<exp|fir100>/p=<p>/dtype=<d>/threads=<t>``;
-``real_time`` is the median time of one call over the whole array.
+``real_time`` is the median time of one call over the whole array. ``threads`` is the number
+of threads the implementation actually uses: np.convolve and lfilter are serial, so their rows
+always say ``threads=1`` (whatever --threads is) and sit with neuroperf's one-thread rows;
+``--impls scipy_fftconvolve`` runs only the threaded one (the suite does so for its second
+thread count, so the serial rows are not made twice).
 
 Inputs are bit-identical to neuroperf's (apps/neuroperf/suite_conv.cpp)::
 
@@ -34,6 +39,7 @@ import peerlib  # noqa: E402
 
 TAU = 20.0
 IMPLS = ("np_convolve", "scipy_fftconvolve", "scipy_lfilter")
+THREADED = frozenset({"scipy_fftconvolve"})  # the others run on one thread whatever the limits
 
 
 def add_conv_args(parser) -> None:
@@ -73,10 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     args = peerlib.parse_args("numpy/scipy spike convolution peer for neuroperf bench", argv, extra=add_conv_args)
     kernels = [k for k in args.kernels.split(",") if k]
     impls = [i for i in args.impls.split(",") if i]
+    unknown = [i for i in impls if i not in IMPLS]
+    if unknown:
+        print(f"scipy_conv.py: error: --impls: unknown {', '.join(unknown)}; expected a subset of "
+              f"{', '.join(IMPLS)}", file=sys.stderr)
+        return 2
     peerlib.setup_threads(args.threads)
     with peerlib.stdout_to_stderr() as out:
         import numpy as np
         import scipy
+        import scipy.fft
         import scipy.signal as sig
 
         rows = []
@@ -96,10 +108,12 @@ def main(argv: list[str] | None = None) -> int:
                             if kernel == "exp" else (lambda: sig.lfilter(h, np.array([1.0], dtype), x, axis=1)),
                         }
                         for impl in impls:
+                            used = args.threads if impl in THREADED else 1
                             name = peerlib.bench_name("conv", impl, channels=args.channels, steps=steps, kernel=kernel,
-                                                      p=args.p, dtype=dtype, threads=args.threads)
+                                                      p=args.p, dtype=dtype, threads=used)
                             try:
-                                timing = peerlib.time_batched(calls[impl], min_time=args.min_time, min_batches=5)
+                                with scipy.fft.set_workers(used):
+                                    timing = peerlib.time_batched(calls[impl], min_time=args.min_time, min_batches=5)
                             except Exception as exc:  # one bad case must not lose the others
                                 rows.append(peerlib.failed_case(name, exc))
                                 continue

@@ -139,3 +139,21 @@ def test_bench_isa_list_runs_our_rows_once_per_variant(tmp_path):
         assert f"reservoir/auto/N=500/density=0.01/threads=1/isa={v}" in names, names
     assert doc["context"]["neuroperf_isa"] == ",".join(variants)
     assert "kernels " + ",".join(variants) in r.stdout
+
+
+def test_bench_peers_are_marked_and_our_rows_carry_the_best_peer_ratio(tmp_path):
+    pytest.importorskip("numpy")
+    r = run("bench", "--suite", "gemm", "--quick", "--peers", "--threads", "1", "--filter", "gemm/.*/n=8/",
+            "--out", str(tmp_path), "--no-plot", "--min-time", "0.005")
+    rows = json.loads((tmp_path / "gemm.json").read_text())["benchmarks"]
+    peers = [x for x in rows if x.get("peer")]
+    assert {x["name"].split("/")[1] for x in peers} == {"numpy", "numpy_out"}
+    assert all(x["peer"] == "numpy_gemm.py" and x["cv"] >= 0 and x["real_time_min"] <= x["real_time"] for x in peers)
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+    seconds = lambda x: x["real_time"] * scale[x["time_unit"]]  # noqa: E731
+    for op in ("sgemm", "dgemm"):
+        best = min((x for x in peers if x["name"].startswith(op + "/")), key=seconds)
+        ours = next(x for x in rows if x["name"] == f"{op}/auto/n=8/threads=1")
+        assert ours["best_peer"] == best["name"].split("/")[1]
+        assert ours["vs_best_peer"] == pytest.approx(seconds(best) / seconds(ours), rel=1e-9)
+    assert "x best peer (numpy" in r.stdout

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/hash.hpp"
+#include "neuroperf/hash_random.hpp"
 #include "neuroperf/error.hpp"
 #include "neuroperf/fields.hpp"
 #include "neuroperf/files.hpp"
@@ -181,3 +182,12 @@ TEST(Hasher, TypedFieldsGiveDistinctKeys) {
 
 }  // namespace
 }  // namespace neuroperf
+
+// The benchmark suites and the Python peer scripts draw their inputs from this generator; both
+// sides are pinned to the published splitmix64 sequence (seed 0: first outputs below), so equal
+// formulas give equal inputs (tests/python/test_bench_scripts.py checks the Python side).
+TEST(HashRandom, SplitmixPublishedVector) {
+    EXPECT_EQ(neuroperf::splitmix64(0), 0xE220A8397B1DCDAFULL);
+    EXPECT_EQ(neuroperf::splitmix64(0x9E3779B97F4A7C15ULL), 0x6E789E6AA1B965F4ULL);
+    EXPECT_EQ(neuroperf::hash_to_unit(~std::uint64_t{0}), 1.0 - 0x1.0p-53);
+}
