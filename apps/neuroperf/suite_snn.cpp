@@ -7,7 +7,8 @@
 //   cuba/auto/neurons=4000/duration=<1s|10s>/dtype=float32/threads=<1|T>   (state in float32;
 //                                      Brian2's rows at float64, its default, and float32)
 //   cuba/auto/neurons=40000/duration=1s/dtype=float32/threads=<1|T>   p = 0.002 (80 synapses per neuron)
-//   model_change/auto/neurons=4000     new network: build + cold JIT compile (cache off) + first step
+//   model_change/auto/neurons=4000     new network on a new context: build + cold JIT compile (no
+//                                      cache, empty registry) + first step
 //   cuba_synvar/auto/neurons=4000/duration=1s/dtype=float32/threads=<1|T>  the same network with per-synapse
 //                                      weights (normal, sd = 20% of the mean) and delays (1..20 steps)
 // The quick suite (`--suite quick`) has one short row: cuba/auto/neurons=4000/duration=0.2s/dtype=float32/threads=1.
@@ -93,11 +94,16 @@ Suite make_snn_suite(bool quick, int threads, const Context& ctx) {
     BenchCase mc;
     mc.name = "model_change/auto/neurons=4000";
     mc.make = [ctx] {
-        return std::function<void()>([ctx] {
+        return std::function<void()>([isa = std::string(isa_name(ctx.isa()))] {
+            // A new context per call (its in-memory kernel registry starts empty) and no disk
+            // cache: every call compiles the kernel cold, as a changed model would.
+            ContextOptions co;
+            co.calibrate = false;
+            co.isa = isa;  // the suite's kernel variant (bench --isa)
             NetworkOptions o;
             o.num_threads = 1;
-            o.jit.cache_compiled_functions = false;  // a private directory: a cold compile every time
-            Network net(o, ctx);
+            o.jit.cache_compiled_functions = false;
+            Network net(o, make_context(co));
             add_vogels_abbott(net, "cuba", 4000, 0.02, false);
             net.run(0.1);  // one step
         });

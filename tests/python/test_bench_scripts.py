@@ -414,3 +414,41 @@ def test_numba_peer_inputs_equal_the_jit_suite():  # apps/neuroperf/suite_jit.cp
     assert col.tolist() == [j * stride + _h(seed, 1, i * k + j) % stride for i in range(20) for j in range(k)]
     assert w.tolist() == [np.float32(1.62) if i < 16 else -9.0 for i in range(20)]
     np.testing.assert_array_equal(v0, np.array([-60 + 10 * u_(3, i) for i in range(20)], np.float32))
+
+
+# Each peer script in a small quick run: one JSON object on stdout, the expected rows, none an
+# error (a peer whose package is missing is skipped; scripts/setup --with-peers installs them).
+_PEER_RUNS = {
+    "numpy_batch": (("numpy",), ["--sizes", "40", "--batches", "1,3", "--densities", "0.1", "--min-time", "0"],
+                    {"batch/numpy/B=1/N=40/M=40/density=0.1/threads=1", "batch/scipy_csr/B=3/N=40/M=40/density=0.1/threads=1"}),
+    "numpy_elementwise": (("numpy",), ["--sizes", "100", "--min-time", "0"], None),
+    "scipy_esn": (("scipy",), ["--sizes", "50", "--density", "0.1", "--steps", "3", "--input-dim", "2", "--min-time", "0"],
+                  {"reservoir/scipy/N=50/density=0.1/threads=1"}),
+    "reservoirpy_esn": (("reservoirpy",), ["--sizes", "50", "--density", "0.1", "--steps", "3", "--input-dim", "2",
+                                           "--min-time", "0"], {"reservoir/reservoirpy/N=50/density=0.1/threads=1"}),
+    "scipy_eigen": (("scipy",), ["--sizes", "20", "--sparse", "200:0.05", "--min-time", "0", "--ncv", "20"], None),
+    "numba_lif": (("numba",), ["--sizes", "50", "--steps", "3", "--min-time", "0"],
+                  {f"spike_processing/{f}/N=50/model=cuba/dtype=float32" for f in ("numba", "numba_vec", "numba_fastmath")}),
+    "numba_conv": (("numba",), ["--sizes", "4", "--signal", "100", "--min-time", "0"],
+                   {"convolution/numba/n=100/k=4/mode=valid/dtype=float32", "compile/numba/kernel=convolution_f32"}),
+    "numba_reservoir": (("numba",), ["--sizes", "20", "--dtypes", "float32", "--min-time", "0"],
+                        {"reservoir/numba_dot/N=20/D=10/dtype=float32", "compile/numba/kernel=reservoir_f64"}),
+}
+
+
+@pytest.mark.parametrize("peer", sorted(_PEER_RUNS))
+def test_peer_script_runs_in_quick_mode(peer):
+    modules, args, expected = _PEER_RUNS[peer]
+    for m in modules:
+        pytest.importorskip(m)
+    proc = _run(PEERS / f"{peer}.py", *args, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["benchmarks"]
+    assert rows, proc.stderr
+    errors = [(r["name"], r.get("error_message")) for r in rows if r.get("error_occurred")]
+    assert not errors, errors
+    names = {r["name"] for r in rows}
+    if expected is not None:
+        assert expected <= names, sorted(names)
+    for r in rows:
+        assert r["real_time"] > 0 and math.isfinite(r["real_time"]), r
