@@ -36,13 +36,7 @@ def add_args(parser) -> None:
 
 def unit(np, seed: int, stream: int, n: int):
     """unit(h(stream, i)) for i in [0, n), float64 (the suite's counter hash)."""
-    with np.errstate(over="ignore"):
-        z = np.uint64(seed) ^ (np.uint64(stream) << np.uint64(48)) ^ np.arange(n, dtype=np.uint64)
-        z = z + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53
+    return peerlib.counter_unit(np, seed, stream, n)
 
 
 def _fir_valid(x, hr, y):

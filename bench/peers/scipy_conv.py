@@ -49,11 +49,7 @@ def add_conv_args(parser) -> None:
     parser.add_argument("--impls", default=",".join(IMPLS), help="comma-separated subset of " + ",".join(IMPLS))
 
 
-def _splitmix64(np, z):
-    z = z + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+_splitmix64 = peerlib.splitmix64  # the suites' counter hash (include/neuroperf/hash_random.hpp)
 
 
 def spike_inputs(np, channels: int, steps: int, p: float, seed: int, dtype: str):

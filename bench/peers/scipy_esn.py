@@ -41,11 +41,7 @@ def add_esn_args(parser) -> None:
     parser.add_argument("--input-dim", type=int, default=50, help="input dimension D (default 50)")
 
 
-def _splitmix64(np, z):
-    z = z + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+_splitmix64 = peerlib.splitmix64  # the suites' counter hash (include/neuroperf/hash_random.hpp)
 
 
 def _hash(np, seed: int, stream: int, idx):
