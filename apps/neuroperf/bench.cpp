@@ -132,13 +132,27 @@ Suite suite_per_isa(const BenchOptions& options, int threads, const Context& ctx
     return all;
 }
 
-// The best peer of each block (same op and parameters, threads included): its time and
-// implementation name. Peer rows carry "peer" (the script that made them).
-std::map<std::string, std::pair<double, std::string>> best_peers(const std::vector<nlohmann::json>& rows) {
+// The block key without its "/threads=N" parameter: the same work at any thread count.
+std::string without_threads(const std::string& key) {
+    static const std::regex threads_param("/threads=[0-9]+");
+    return std::regex_replace(key, threads_param, "");
+}
+
+// The best peer of each block (same op and parameters; threads included unless `any_threads`):
+// its time and implementation name ("impl" or, across thread counts, "impl, threads=N"). Peer
+// rows carry "peer" (the script that made them).
+std::map<std::string, std::pair<double, std::string>> best_peers(const std::vector<nlohmann::json>& rows, bool any_threads) {
     std::map<std::string, std::pair<double, std::string>> best;
     for (const auto& r : rows) {
         if (!r.contains("peer") || r.value("error_occurred", false)) continue;
-        const auto [key, impl] = split_name(r.value("run_name", r.value("name", "")));
+        const std::string run = r.value("run_name", r.value("name", ""));
+        auto [key, impl] = split_name(run);
+        if (any_threads) {
+            static const std::regex threads_value("/threads=([0-9]+)");
+            std::smatch m;
+            if (std::regex_search(run, m, threads_value)) impl += ", threads=" + m[1].str();
+            key = without_threads(key);
+        }
         const double s = to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
         if (s > 0 && (!best.count(key) || s < best[key].first)) best[key] = {s, impl};
     }
@@ -147,10 +161,13 @@ std::map<std::string, std::pair<double, std::string>> best_peers(const std::vect
 
 // Adds to each of our representative rows (median aggregate, or the single iteration row)
 // "vs_best_peer" = best peer's time / ours and "best_peer" = its implementation, when its block
-// has a peer: the speed-up the docs quote, computed here rather than by hand.
+// (same work, same threads) has a peer: the speed-up the docs quote, computed here rather than by
+// hand. Where a peer of the same work at another thread count is faster still (a serial peer,
+// whose rows say threads=1, against our multi-threaded row), also "vs_fastest_peer" and
+// "fastest_peer" ("impl, threads=N").
 void annotate_peer_ratios(nlohmann::json& rows) {
     const auto rep = representative_rows(rows);
-    const auto best = best_peers(rep);
+    const auto best = best_peers(rep, false), fastest = best_peers(rep, true);
     std::set<std::string> rep_runs;
     for (const auto& r : rep) rep_runs.insert(r.value("run_name", r.value("name", "")));
     for (auto& r : rows) {
@@ -158,11 +175,19 @@ void annotate_peer_ratios(nlohmann::json& rows) {
         const bool median = r.value("run_type", "") == "aggregate" && r.value("aggregate_name", "") == "median";
         const bool single = r.value("run_type", "iteration") == "iteration" && r.value("repetitions", 1) <= 1;
         if (r.contains("peer") || r.value("error_occurred", false) || !(median || single) || !rep_runs.count(run)) continue;
-        auto it = best.find(split_name(run).first);
+        const std::string key = split_name(run).first;
         const double s = to_seconds(r.value("real_time", 0.0), r.value("time_unit", "ns"));
-        if (it == best.end() || s <= 0) continue;
-        r["vs_best_peer"] = it->second.first / s;
-        r["best_peer"] = it->second.second;
+        if (s <= 0) continue;
+        auto it = best.find(key);
+        if (it != best.end()) {
+            r["vs_best_peer"] = it->second.first / s;
+            r["best_peer"] = it->second.second;
+        }
+        auto f = fastest.find(without_threads(key));
+        if (f != fastest.end() && (it == best.end() || f->second.first < it->second.first)) {
+            r["vs_fastest_peer"] = f->second.first / s;
+            r["fastest_peer"] = f->second.second;
+        }
     }
 }
 
@@ -202,6 +227,9 @@ void print_table(const std::vector<nlohmann::json>& rows) {
             if (r->contains("vs_best_peer"))
                 note += fmt::format("{}{:.2f}x best peer ({})", note.empty() ? "" : "; ", (*r)["vs_best_peer"].get<double>(),
                                     r->value("best_peer", ""));
+            if (r->contains("vs_fastest_peer"))
+                note += fmt::format("{}{:.2f}x fastest peer at any threads ({})", note.empty() ? "" : "; ",
+                                    (*r)["vs_fastest_peer"].get<double>(), r->value("fastest_peer", ""));
             std::cout << fmt::format("{:<{}}  {:>11}  {:>9}  {:>7.0f}%  {}\n", name, w, format_time(s), gf,
                                      100.0 * best[keys[b]] / s, note);
         }

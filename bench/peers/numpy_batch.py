@@ -12,7 +12,9 @@ spikes (B x N, 0/1 float32) times W (N x M, float32):
   (converted outside the timing), giving a dense B x M result.
 
 Prints ONE JSON object ``{"benchmarks": [rows...]}`` (Google Benchmark rows) on stdout, rows
-named ``batch/<impl>/B=<b>/N=<n>/M=<n>/density=<p>/threads=<t>`` like neuroperf's own;
+named ``batch/<impl>/B=<b>/N=<n>/M=<n>/density=<p>/threads=<t>`` like neuroperf's own, where t
+is the thread count the implementation uses: --threads for numpy, 1 for scipy_csr (scipy's
+sparse-times-dense product is serial; the suite asks for it once);
 ``real_time`` is the median per-call time over >= 5 batches, GFLOPS = 2 B N M / real_time
 (the dense flop count, as for neuroperf's rows). Diagnostics go to stderr. scipy missing: its
 rows are error rows, numpy's still run.
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                         spikes, w = _inputs(np, n, b, p, args.seed)
                         for impl in args.impls:
                             name = peerlib.bench_name("batch", impl, B=b, N=n, M=n, density=f"{p:g}",
-                                                      threads=args.threads)
+                                                      threads=1 if impl == "scipy_csr" else args.threads)
                             try:
                                 if impl == "scipy_csr":
                                     if sp is None:

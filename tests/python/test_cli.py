@@ -157,3 +157,26 @@ def test_bench_peers_are_marked_and_our_rows_carry_the_best_peer_ratio(tmp_path)
         assert ours["best_peer"] == best["name"].split("/")[1]
         assert ours["vs_best_peer"] == pytest.approx(seconds(best) / seconds(ours), rel=1e-9)
     assert "x best peer (numpy" in r.stdout
+
+
+def test_bench_serial_peer_lands_in_the_one_thread_block_and_in_the_fastest_peer_ratio(tmp_path):
+    pytest.importorskip("scipy")
+    r = run("bench", "--suite", "batch", "--quick", "--peers", "--threads", "2", "--filter", "B=1/",
+            "--out", str(tmp_path), "--no-plot", "--min-time", "0.005")
+    rows = json.loads((tmp_path / "batch.json").read_text())["benchmarks"]
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+    seconds = lambda x: x["real_time"] * scale[x["time_unit"]]  # noqa: E731
+    tail = "B=1/N=1000/M=1000/density=0.02"
+    scipy_rows = [x for x in rows if x["name"].startswith("batch/scipy_csr/")]
+    assert [x["name"] for x in scipy_rows] == [f"batch/scipy_csr/{tail}/threads=1"]  # serial: named so, run once
+    numpy_row = next(x for x in rows if x["name"] == f"batch/numpy/{tail}/threads=2")
+    ours = next(x for x in rows if x.get("run_name", x["name"]) == f"batch/auto/{tail}/threads=2"
+                and x.get("aggregate_name", "median") == "median")
+    assert ours["best_peer"] == "numpy"  # the only peer of the 2-thread block
+    assert ours["vs_best_peer"] == pytest.approx(seconds(numpy_row) / seconds(ours), rel=1e-9)
+    if seconds(scipy_rows[0]) < seconds(numpy_row):
+        assert ours["fastest_peer"] == "scipy_csr, threads=1"
+        assert ours["vs_fastest_peer"] == pytest.approx(seconds(scipy_rows[0]) / seconds(ours), rel=1e-9)
+        assert "x fastest peer at any threads (scipy_csr, threads=1)" in r.stdout
+    else:
+        assert "vs_fastest_peer" not in ours
