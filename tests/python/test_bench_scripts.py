@@ -452,3 +452,15 @@ def test_peer_script_runs_in_quick_mode(peer):
         assert expected <= names, sorted(names)
     for r in rows:
         assert r["real_time"] > 0 and math.isfinite(r["real_time"]), r
+
+
+def test_numpy_elementwise_inputs_equal_the_elementwise_suite():  # apps/neuroperf/suite_elementwise.cpp inputs
+    np = pytest.importorskip("numpy")
+    mod = _peer("numpy_elementwise")
+    for fn, lo in (("tanh", -5.0), ("exp", -20.0)):
+        ref = []
+        for i in range(50):
+            f = i * 0.6180339887498949
+            ref.append(lo + (-lo - lo) * (f - math.floor(f)))
+        for dtype in ("float64", "float32"):
+            np.testing.assert_array_equal(mod.inputs(np, 50, fn, dtype), np.array(ref).astype(dtype))
