@@ -93,7 +93,7 @@ Suite make_eigen_suite(bool quick, int threads, const Context& ctx) {
     s.peers.push_back({"scipy_eigen.py", {"--sizes", fmt::format("{}", fmt::join(sizes, ",")), "--sparse",
                                           fmt::format("{}", fmt::join(pairs, ",")), "--threads",
                                           std::to_string(threads), "--min-time", fmt::format("{}", s.min_time),
-                                          "--seed", std::to_string(kSeed)}});
+                                          "--seed", std::to_string(kSeed), "--repetitions", std::to_string(s.repetitions)}});
     return s;
 }
 
