@@ -77,7 +77,8 @@ template <class T, class I>
 NP_TARGET_AVX512 T lane_sum_avx512(std::int64_t& e_io, std::int64_t hi, const I* col, const T* val, const T* x, bool hw_gather) {
     static_assert(sizeof(I) == 2 || sizeof(I) == 4);
     // Element loads build two 256-bit halves faster than one 512-bit vector (16 inserts into a
-    // zmm: N = 2000, d = 0.1 steps 1.2× slower on Zen 4), and the halves' tree is the same.
+    // zmm: N = 2000, d = 0.1 steps 1.2× slower on Zen 4), and the halves' tree is the same: that
+    // case is the AVX2 loop's, this one only gathers.
     if (!hw_gather) return lane_sum_avx2<T, I>(e_io, hi, col, val, x, false);
     std::int64_t e = e_io;
     T s;
@@ -86,21 +87,14 @@ NP_TARGET_AVX512 T lane_sum_avx512(std::int64_t& e_io, std::int64_t hi, const I*
         for (; e + 16 <= hi; e += 16) {
             _mm_prefetch(reinterpret_cast<const char*>(val + e + kGatherPrefetch), _MM_HINT_NTA);
             _mm_prefetch(reinterpret_cast<const char*>(col + e + kGatherPrefetch), _MM_HINT_NTA);
-            __m512 xv;
-            if (hw_gather) {
-                // The masked forms with a zero source: the unmasked ones start from
-                // _mm512_undefined_*, which GCC 12 reports as maybe-uninitialized.
-                __m512i ci;
-                if constexpr (sizeof(I) == 2)
-                    ci = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e)));
-                else
-                    ci = _mm512_loadu_si512(col + e);
-                xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, ci, x, 4);
-            } else {
-                const I* c = col + e;
-                xv = _mm512_setr_ps(x[c[0]], x[c[1]], x[c[2]], x[c[3]], x[c[4]], x[c[5]], x[c[6]], x[c[7]], x[c[8]], x[c[9]],
-                                    x[c[10]], x[c[11]], x[c[12]], x[c[13]], x[c[14]], x[c[15]]);
-            }
+            // The masked forms with a zero source: the unmasked ones start from
+            // _mm512_undefined_*, which GCC 12 reports as maybe-uninitialized.
+            __m512i ci;
+            if constexpr (sizeof(I) == 2)
+                ci = _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e)));
+            else
+                ci = _mm512_loadu_si512(col + e);
+            const __m512 xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), 0xFFFF, ci, x, 4);
             a = _mm512_fmadd_ps(_mm512_loadu_ps(val + e), xv, a);
         }
         // Both halves by the masked extract: GCC 12 builds the 512 → 256 casts and the unmasked
@@ -114,18 +108,12 @@ NP_TARGET_AVX512 T lane_sum_avx512(std::int64_t& e_io, std::int64_t hi, const I*
         for (; e + 8 <= hi; e += 8) {
             _mm_prefetch(reinterpret_cast<const char*>(val + e + kGatherPrefetch), _MM_HINT_NTA);
             _mm_prefetch(reinterpret_cast<const char*>(col + e + kGatherPrefetch), _MM_HINT_NTA);
-            __m512d xv;
-            if (hw_gather) {
-                __m256i ci;
-                if constexpr (sizeof(I) == 2)
-                    ci = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + e)));
-                else
-                    ci = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e));
-                xv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, ci, x, 8);
-            } else {
-                const I* c = col + e;
-                xv = _mm512_setr_pd(x[c[0]], x[c[1]], x[c[2]], x[c[3]], x[c[4]], x[c[5]], x[c[6]], x[c[7]]);
-            }
+            __m256i ci;
+            if constexpr (sizeof(I) == 2)
+                ci = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + e)));
+            else
+                ci = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + e));
+            const __m512d xv = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), 0xFF, ci, x, 8);
             a = _mm512_fmadd_pd(_mm512_loadu_pd(val + e), xv, a);
         }
         const __m256d h4 = _mm256_add_pd(_mm512_maskz_extractf64x4_pd(0xFF, a, 0), _mm512_maskz_extractf64x4_pd(0xFF, a, 1));
